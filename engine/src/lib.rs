@@ -1,0 +1,6 @@
+//! Mellow's engine: text → phonemes → encoder → durations → prior → sampler → mel → vocoder → PCM.
+
+pub mod audio;
+pub mod error;
+
+pub use error::{Error, Result};
