@@ -2,5 +2,6 @@
 
 pub mod audio;
 pub mod error;
+pub mod text;
 
 pub use error::{Error, Result};
