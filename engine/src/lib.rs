@@ -2,6 +2,8 @@
 
 pub mod audio;
 pub mod error;
+pub mod model;
+pub mod vocoder;
 pub mod text;
 
 pub use error::{Error, Result};

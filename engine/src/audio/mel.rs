@@ -184,22 +184,8 @@ impl MelSpectrogram {
         if frames == 0 || signal.len() <= pad {
             return;
         }
-        let len = signal.len() as isize;
-        let hop = self.cfg.hop_length;
         for f in 0..frames {
-            let start = (f * hop) as isize - pad as isize;
-            self.stft.frame_with(
-                |i| {
-                    let mut j = start + i as isize;
-                    if j < 0 {
-                        j = -j;
-                    } else if j >= len {
-                        j = 2 * (len - 1) - j;
-                    }
-                    signal[j as usize]
-                },
-                &mut self.spectrum,
-            );
+            self.stft.reflect_frame(signal, pad, f, &mut self.spectrum);
             for (m, c) in self.magnitude.iter_mut().zip(&self.spectrum) {
                 *m = (c.re * c.re + c.im * c.im + 1e-9).sqrt();
             }

@@ -20,6 +20,15 @@ pub fn hann_window(n_fft: usize, win_length: usize) -> Vec<f32> {
     window
 }
 
+/// Index into a signal of `len` samples extended by reflection (`torch.nn.functional.pad`'s
+/// `reflect` mode, edge sample not repeated).
+pub fn reflect_index(j: isize, len: usize) -> usize {
+    let len = len as isize;
+    let j = if j < 0 { -j } else { j };
+    let j = if j >= len { 2 * (len - 1) - j } else { j };
+    j.clamp(0, len - 1) as usize
+}
+
 /// Forward STFT, one frame at a time into caller buffers; nothing allocates after `new`.
 pub struct Stft {
     n_fft: usize,
@@ -75,6 +84,13 @@ impl Stft {
         self.fft.process_with_scratch(&mut self.buffer, &mut self.scratch);
         let bins = self.bins();
         out[..bins].copy_from_slice(&self.buffer[..bins]);
+    }
+
+    /// Transforms frame `index` of `signal` reflect-padded by `pad` samples on each side (frame
+    /// `index` starts at `index * hop - pad`). `signal` must be longer than `pad`.
+    pub fn reflect_frame(&mut self, signal: &[f32], pad: usize, index: usize, out: &mut [Complex32]) {
+        let start = (index * self.hop) as isize - pad as isize;
+        self.frame_with(|i| signal[reflect_index(start + i as isize, signal.len())], out);
     }
 
     /// Transforms frame `index` of `signal`, where frame `index` starts at `index * hop`.

@@ -1,0 +1,209 @@
+//! Building blocks shared by the acoustic model and the vocoders, with PyTorch's parameter names.
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::VarBuilder;
+
+/// `torch.nn.Conv1d` with "same"-style zero padding applied before the convolution (pre-padding
+/// keeps candle on its fast kernel).
+#[derive(Debug, Clone)]
+pub struct Conv1d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    padding: usize,
+    stride: usize,
+    dilation: usize,
+    groups: usize,
+}
+
+pub struct ConvSpec {
+    pub kernel: usize,
+    pub padding: usize,
+    pub stride: usize,
+    pub dilation: usize,
+    pub groups: usize,
+    pub bias: bool,
+}
+
+impl ConvSpec {
+    /// Kernel `k`, stride 1, padding `k / 2` (PyTorch's `padding=kernel_size // 2`), with bias.
+    pub fn same(kernel: usize) -> Self {
+        Self { kernel, padding: kernel / 2, stride: 1, dilation: 1, groups: 1, bias: true }
+    }
+}
+
+impl Conv1d {
+    pub fn new(in_channels: usize, out_channels: usize, spec: ConvSpec, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get((out_channels, in_channels / spec.groups, spec.kernel), "weight")?;
+        let bias = if spec.bias { Some(vb.get(out_channels, "bias")?) } else { None };
+        Ok(Self { weight, bias, padding: spec.padding, stride: spec.stride, dilation: spec.dilation, groups: spec.groups })
+    }
+
+    pub fn from_parts(weight: Tensor, bias: Option<Tensor>, spec: &ConvSpec) -> Self {
+        Self { weight, bias, padding: spec.padding, stride: spec.stride, dilation: spec.dilation, groups: spec.groups }
+    }
+}
+
+impl Module for Conv1d {
+    /// `[B, C_in, T] -> [B, C_out, T']`
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = if self.padding > 0 { x.pad_with_zeros(D::Minus1, self.padding, self.padding)? } else { x.clone() };
+        let y = x.conv1d(&self.weight, 0, self.stride, self.dilation, self.groups)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
+            None => Ok(y),
+        }
+    }
+}
+
+/// `torch.nn.ConvTranspose1d` (weight layout `[C_in, C_out, K]`).
+#[derive(Debug, Clone)]
+pub struct ConvTranspose1d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: usize,
+    padding: usize,
+}
+
+impl ConvTranspose1d {
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize, stride: usize, padding: usize, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get((in_channels, out_channels, kernel), "weight")?;
+        let bias = Some(vb.get(out_channels, "bias")?);
+        Ok(Self { weight, bias, stride, padding })
+    }
+
+    pub fn from_parts(weight: Tensor, bias: Option<Tensor>, stride: usize, padding: usize) -> Self {
+        Self { weight, bias, stride, padding }
+    }
+}
+
+impl Module for ConvTranspose1d {
+    /// `[B, C_in, T] -> [B, C_out, (T - 1) * stride - 2 * padding + K]`
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.conv_transpose1d(&self.weight, self.padding, 0, self.stride, 1, 1)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
+            None => Ok(y),
+        }
+    }
+}
+
+/// `torch.nn.Linear` applied over the last dimension.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight_t: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    pub fn new(in_dim: usize, out_dim: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get((out_dim, in_dim), "weight")?;
+        let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
+        Ok(Self { weight_t: weight.t()?.contiguous()?, bias })
+    }
+}
+
+impl Module for Linear {
+    /// `[..., in] -> [..., out]`
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.broadcast_matmul(&self.weight_t)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+/// `torch.nn.LayerNorm` over the last dimension.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub fn new(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        Ok(Self { weight: vb.get(dim, "weight")?, bias: vb.get(dim, "bias")?, eps })
+    }
+
+    /// Glow-TTS's channel LayerNorm (`gamma`/`beta`), kept as a last-dim norm of the transposed input.
+    pub fn glow(dim: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self { weight: vb.get(dim, "gamma")?, bias: vb.get(dim, "beta")?, eps: 1e-4 })
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+    }
+}
+
+/// Glow-TTS's LayerNorm over the channel axis of `[B, C, T]`.
+#[derive(Debug, Clone)]
+pub struct ChannelNorm(LayerNorm);
+
+impl ChannelNorm {
+    pub fn new(dim: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self(LayerNorm::glow(dim, vb)?))
+    }
+}
+
+impl Module for ChannelNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.0.forward(&x.transpose(1, 2)?)?.transpose(1, 2)?.contiguous()
+    }
+}
+
+/// `torch.nn.GroupNorm` on `[B, C, T]`.
+#[derive(Debug, Clone)]
+pub struct GroupNorm {
+    weight: Tensor,
+    bias: Tensor,
+    groups: usize,
+    eps: f64,
+}
+
+impl GroupNorm {
+    pub fn new(groups: usize, channels: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self { weight: vb.get(channels, "weight")?, bias: vb.get(channels, "bias")?, groups, eps: 1e-5 })
+    }
+}
+
+impl Module for GroupNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, c, t) = x.dims3()?;
+        let grouped = x.reshape((b, self.groups, (c / self.groups) * t))?;
+        let mean = grouped.mean_keepdim(D::Minus1)?;
+        let centred = grouped.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?.reshape((b, c, t))?;
+        normed.broadcast_mul(&self.weight.reshape((1, c, 1))?)?.broadcast_add(&self.bias.reshape((1, c, 1))?)
+    }
+}
+
+/// `log(1 + exp(x))`, stable for large |x|.
+pub fn softplus(x: &Tensor) -> Result<Tensor> {
+    let positive = x.relu()?;
+    let tail = (x.abs()?.neg()?.exp()? + 1.0)?.log()?;
+    positive + tail
+}
+
+/// Mish: `x * tanh(softplus(x))`.
+pub fn mish(x: &Tensor) -> Result<Tensor> {
+    x * softplus(x)?.tanh()?
+}
+
+/// PyTorch's default LeakyReLU.
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    let negative = (x.minimum(0.0)? * slope)?;
+    x.relu()? + negative
+}
+
+/// Softmax over the last dimension in f32.
+pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    candle_nn::ops::softmax_last_dim(&x.to_dtype(DType::F32)?)
+}

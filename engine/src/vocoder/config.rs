@@ -1,0 +1,148 @@
+//! Vocoder settings stored in voice and vocoder files.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum VocoderConfig {
+    /// Vocos: ConvNeXt backbone and an ISTFT head (arXiv 2306.00814).
+    Vocos {
+        input_channels: usize,
+        dim: usize,
+        intermediate_dim: usize,
+        num_layers: usize,
+        n_fft: usize,
+        hop_length: usize,
+        /// `same` (the mel-vocoder setting) or `center`.
+        #[serde(default = "same")]
+        padding: String,
+    },
+    /// HiFi-GAN generator (V1, V2, V3 differ only in these sizes).
+    Hifigan {
+        #[serde(default = "mels")]
+        input_channels: usize,
+        resblock: String,
+        upsample_rates: Vec<usize>,
+        upsample_kernel_sizes: Vec<usize>,
+        upsample_initial_channel: usize,
+        resblock_kernel_sizes: Vec<usize>,
+        resblock_dilation_sizes: Vec<Vec<usize>>,
+        #[serde(default = "yes")]
+        conv_post_bias: bool,
+    },
+    /// No weights: mel → magnitude by non-negative least squares, phase by fast Griffin-Lim.
+    Phase {
+        #[serde(default = "iterations")]
+        iterations: usize,
+    },
+}
+
+fn same() -> String {
+    "same".into()
+}
+fn mels() -> usize {
+    80
+}
+fn yes() -> bool {
+    true
+}
+fn iterations() -> usize {
+    32
+}
+
+impl VocoderConfig {
+    /// HiFi-GAN V1 (13.9 M parameters), the reference's `v1` config.
+    pub fn hifigan_v1() -> Self {
+        Self::Hifigan {
+            input_channels: 80,
+            resblock: "1".into(),
+            upsample_rates: vec![8, 8, 2, 2],
+            upsample_kernel_sizes: vec![16, 16, 4, 4],
+            upsample_initial_channel: 512,
+            resblock_kernel_sizes: vec![3, 7, 11],
+            resblock_dilation_sizes: vec![vec![1, 3, 5], vec![1, 3, 5], vec![1, 3, 5]],
+            conv_post_bias: true,
+        }
+    }
+
+    /// HiFi-GAN V2 (0.93 M): V1's shape with 128 initial channels.
+    pub fn hifigan_v2() -> Self {
+        match Self::hifigan_v1() {
+            Self::Hifigan { input_channels, resblock, upsample_rates, upsample_kernel_sizes, resblock_kernel_sizes, resblock_dilation_sizes, conv_post_bias, .. } => Self::Hifigan {
+                input_channels,
+                resblock,
+                upsample_rates,
+                upsample_kernel_sizes,
+                upsample_initial_channel: 128,
+                resblock_kernel_sizes,
+                resblock_dilation_sizes,
+                conv_post_bias,
+            },
+            _ => unreachable!("hifigan_v1 is a HiFi-GAN config"),
+        }
+    }
+
+    /// HiFi-GAN V3 (1.46 M): three upsamplings and type-2 residual blocks.
+    pub fn hifigan_v3() -> Self {
+        Self::Hifigan {
+            input_channels: 80,
+            resblock: "2".into(),
+            upsample_rates: vec![8, 8, 4],
+            upsample_kernel_sizes: vec![16, 16, 8],
+            upsample_initial_channel: 256,
+            resblock_kernel_sizes: vec![3, 5, 7],
+            resblock_dilation_sizes: vec![vec![1, 2], vec![2, 6], vec![3, 12]],
+            conv_post_bias: true,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Vocos { .. } => "vocos",
+            Self::Hifigan { .. } => "hifigan",
+            Self::Phase { .. } => "phase",
+        }
+    }
+
+    /// Output samples per input frame.
+    pub fn hop_length(&self) -> usize {
+        match self {
+            Self::Vocos { hop_length, .. } => *hop_length,
+            Self::Hifigan { upsample_rates, .. } => upsample_rates.iter().product(),
+            Self::Phase { .. } => 0,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::Vocos { dim, n_fft, hop_length, padding, num_layers, .. } => {
+                if *dim == 0 || *num_layers == 0 || *hop_length == 0 || *n_fft < *hop_length {
+                    return Err("vocos sizes must be positive with hop_length <= n_fft".into());
+                }
+                if padding != "same" && padding != "center" {
+                    return Err(format!("vocos padding `{padding}` is neither `same` nor `center`"));
+                }
+            }
+            Self::Hifigan { resblock, upsample_rates, upsample_kernel_sizes, resblock_kernel_sizes, resblock_dilation_sizes, upsample_initial_channel, .. } => {
+                if resblock != "1" && resblock != "2" {
+                    return Err(format!("HiFi-GAN resblock `{resblock}` is neither \"1\" nor \"2\""));
+                }
+                if upsample_rates.is_empty() || upsample_rates.len() != upsample_kernel_sizes.len() {
+                    return Err("HiFi-GAN needs one kernel size per upsampling rate".into());
+                }
+                if resblock_kernel_sizes.len() != resblock_dilation_sizes.len() {
+                    return Err("HiFi-GAN needs one dilation list per residual kernel size".into());
+                }
+                if *upsample_initial_channel >> upsample_rates.len() == 0 {
+                    return Err("HiFi-GAN upsample_initial_channel is too small for its upsamplings".into());
+                }
+            }
+            Self::Phase { iterations } => {
+                if *iterations > 10_000 {
+                    return Err("phase vocoder iterations above 10000 are not useful".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}

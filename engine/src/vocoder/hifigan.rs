@@ -1,0 +1,133 @@
+//! HiFi-GAN generator (Kong et al. 2020; `matcha/hifigan/models.py`), V1/V2/V3 by config.
+//! Weight norm is folded at load: `weight = g * v / ||v||` over all but the first axis.
+
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use super::{Vocoder, VocoderConfig};
+use crate::error::{Error, Result};
+use crate::model::layers::{leaky_relu, Conv1d, ConvSpec, ConvTranspose1d};
+
+const LRELU_SLOPE: f64 = 0.1;
+
+/// A weight under `vb`, either plain (`weight`) or weight-normalised (`weight_g`, `weight_v`).
+pub fn folded_weight(vb: &VarBuilder, shape: &[usize]) -> candle_core::Result<Tensor> {
+    if vb.contains_tensor("weight") {
+        return vb.get(shape, "weight");
+    }
+    let v = vb.get(shape, "weight_v")?;
+    let mut g_shape = vec![shape[0]];
+    g_shape.extend(std::iter::repeat_n(1, shape.len() - 1));
+    let g = vb.get(g_shape.as_slice(), "weight_g")?;
+    let norm = v.sqr()?.flatten_from(1)?.sum_keepdim(1)?.sqrt()?.reshape(g_shape.as_slice())?;
+    v.broadcast_mul(&g.broadcast_div(&norm)?)
+}
+
+fn conv(in_ch: usize, out_ch: usize, kernel: usize, dilation: usize, bias: bool, vb: VarBuilder) -> candle_core::Result<Conv1d> {
+    let spec = ConvSpec { kernel, padding: (kernel * dilation - dilation) / 2, stride: 1, dilation, groups: 1, bias };
+    let weight = folded_weight(&vb, &[out_ch, in_ch, kernel])?;
+    let bias = if bias { Some(vb.get(out_ch, "bias")?) } else { None };
+    Ok(Conv1d::from_parts(weight, bias, &spec))
+}
+
+/// `ResBlock1` (three dilated convs each followed by a plain one) or `ResBlock2` (two dilated convs).
+struct ResBlock {
+    convs1: Vec<Conv1d>,
+    convs2: Vec<Conv1d>,
+}
+
+impl ResBlock {
+    fn new(kind: &str, channels: usize, kernel: usize, dilations: &[usize], vb: VarBuilder) -> candle_core::Result<Self> {
+        if kind == "1" {
+            let convs1 = dilations.iter().enumerate().map(|(i, &d)| conv(channels, channels, kernel, d, true, vb.pp("convs1").pp(i))).collect::<candle_core::Result<_>>()?;
+            let convs2 = (0..dilations.len()).map(|i| conv(channels, channels, kernel, 1, true, vb.pp("convs2").pp(i))).collect::<candle_core::Result<_>>()?;
+            Ok(Self { convs1, convs2 })
+        } else {
+            let convs1 = dilations.iter().enumerate().map(|(i, &d)| conv(channels, channels, kernel, d, true, vb.pp("convs").pp(i))).collect::<candle_core::Result<_>>()?;
+            Ok(Self { convs1, convs2: Vec::new() })
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut x = x.clone();
+        for (i, c1) in self.convs1.iter().enumerate() {
+            let mut h = c1.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
+            if let Some(c2) = self.convs2.get(i) {
+                h = c2.forward(&leaky_relu(&h, LRELU_SLOPE)?)?;
+            }
+            x = (h + x)?;
+        }
+        Ok(x)
+    }
+}
+
+pub struct HifiGan {
+    conv_pre: Conv1d,
+    ups: Vec<ConvTranspose1d>,
+    resblocks: Vec<ResBlock>,
+    num_kernels: usize,
+    conv_post: Conv1d,
+    hop: usize,
+}
+
+impl HifiGan {
+    pub fn new(cfg: &VocoderConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+        let VocoderConfig::Hifigan { input_channels, resblock, upsample_rates, upsample_kernel_sizes, upsample_initial_channel, resblock_kernel_sizes, resblock_dilation_sizes, conv_post_bias } = cfg else {
+            candle_core::bail!("not a HiFi-GAN config")
+        };
+        let conv_pre = conv(*input_channels, *upsample_initial_channel, 7, 1, true, vb.pp("conv_pre"))?;
+        let mut ups = Vec::new();
+        let mut resblocks = Vec::new();
+        let mut ch = *upsample_initial_channel;
+        for (i, (&u, &k)) in upsample_rates.iter().zip(upsample_kernel_sizes).enumerate() {
+            let out = ch / 2;
+            let vbu = vb.pp("ups").pp(i);
+            let weight = folded_weight(&vbu, &[ch, out, k])?;
+            ups.push(ConvTranspose1d::from_parts(weight, Some(vbu.get(out, "bias")?), u, (k - u) / 2));
+            for (j, (&rk, rd)) in resblock_kernel_sizes.iter().zip(resblock_dilation_sizes).enumerate() {
+                let index = i * resblock_kernel_sizes.len() + j;
+                resblocks.push(ResBlock::new(resblock, out, rk, rd, vb.pp("resblocks").pp(index))?);
+            }
+            ch = out;
+        }
+        let conv_post = conv(ch, 1, 7, 1, *conv_post_bias, vb.pp("conv_post"))?;
+        Ok(Self { conv_pre, ups, resblocks, num_kernels: resblock_kernel_sizes.len(), conv_post, hop: upsample_rates.iter().product() })
+    }
+
+    /// `[1, n_mels, T] -> [1, 1, T * hop]`
+    pub fn forward(&self, mel: &Tensor) -> candle_core::Result<Tensor> {
+        let mut x = self.conv_pre.forward(mel)?;
+        for (i, up) in self.ups.iter().enumerate() {
+            x = up.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
+            let mut sum: Option<Tensor> = None;
+            for j in 0..self.num_kernels {
+                let y = self.resblocks[i * self.num_kernels + j].forward(&x)?;
+                sum = Some(match sum {
+                    None => y,
+                    Some(s) => (s + y)?,
+                });
+            }
+            x = (sum.expect("at least one residual kernel") / self.num_kernels as f64)?;
+        }
+        // The final activation uses PyTorch's default slope.
+        self.conv_post.forward(&leaky_relu(&x, 0.01)?)?.tanh()
+    }
+}
+
+impl Vocoder for HifiGan {
+    fn name(&self) -> &'static str {
+        "hifigan"
+    }
+
+    fn hop_length(&self) -> usize {
+        self.hop
+    }
+
+    fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
+        let audio = self.forward(mel)?.flatten_all()?.to_vec1::<f32>()?;
+        if audio.iter().any(|s| !s.is_finite()) {
+            return Err(Error::numeric("the HiFi-GAN vocoder produced NaN or infinite samples"));
+        }
+        Ok(audio)
+    }
+}

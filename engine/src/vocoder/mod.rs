@@ -1,0 +1,22 @@
+//! Vocoders: mel → waveform. One trait; the neural Vocos and HiFi-GAN vocoders and the weights-free
+//! phase-reconstruction vocoder are interchangeable behind it.
+
+pub mod config;
+pub mod hifigan;
+pub mod phase;
+pub mod vocos;
+
+use candle_core::Tensor;
+
+pub use config::VocoderConfig;
+
+use crate::error::Result;
+
+pub trait Vocoder: Send {
+    /// A short name for messages and `mellow info`.
+    fn name(&self) -> &'static str;
+    /// Output samples per mel frame.
+    fn hop_length(&self) -> usize;
+    /// Turns a log-mel `[1, n_mels, T]` into mono samples (`T * hop_length` of them).
+    fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>>;
+}
