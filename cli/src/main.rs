@@ -1,1 +1,57 @@
-fn main() {}
+//! `mellow`: render speech to WAV files, inspect voices, convert checkpoints.
+
+mod checkpoint;
+mod convert;
+mod info;
+mod inputs;
+mod plot;
+mod render;
+mod voices;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "mellow",
+    version,
+    about = "Fast diffusion speech synthesis",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render text, phonemes, conditioning or a mel to WAV files.
+    Render(render::RenderArgs),
+    /// List the built-in voice and the voice files found in the voice folder.
+    Voices(voices::VoicesArgs),
+    /// Show what a voice file holds.
+    Info(info::InfoArgs),
+    /// Convert Matcha-TTS, HiFi-GAN or Vocos checkpoints into Mellow voice files.
+    Convert(convert::ConvertArgs),
+    /// Print the phonemes and ids the voice would speak for each line of text.
+    Phonemize(render::PhonemizeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => render::run(args),
+        Command::Voices(args) => voices::run(args),
+        Command::Info(args) => info::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Phonemize(args) => render::phonemize(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -20,8 +20,19 @@ pub enum Error {
     #[error("phonemizer: {0}")]
     Phonemizer(String),
     /// A tensor operation failed (usually a shape that does not match the voice's config).
-    #[error("model: {0}")]
+    #[error("model: {}", candle_message(.0))]
     Model(#[from] candle_core::Error),
+}
+
+/// A candle error's message without the backtrace candle attaches when RUST_BACKTRACE is set.
+pub fn candle_message(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => candle_message(inner),
+        candle_core::Error::Context { context, inner } => {
+            format!("{context}: {}", candle_message(inner))
+        }
+        other => other.to_string(),
+    }
 }
 
 impl Error {

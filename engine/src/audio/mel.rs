@@ -56,7 +56,10 @@ impl MelConfig {
                 self.n_fft, self.win_length, self.hop_length
             ));
         }
-        if !(self.f_min >= 0.0 && self.f_min < self.f_max && self.f_max <= self.sample_rate as f32 / 2.0) {
+        if !(self.f_min >= 0.0
+            && self.f_min < self.f_max
+            && self.f_max <= self.sample_rate as f32 / 2.0)
+        {
             return Err(format!(
                 "need 0 <= f_min < f_max <= sample_rate / 2 (got {}..{} Hz at {} Hz)",
                 self.f_min, self.f_max, self.sample_rate
@@ -121,7 +124,10 @@ pub fn slaney_filterbank(cfg: &MelConfig) -> Vec<MelBand> {
     let fft_freqs: Vec<f64> = (0..bins)
         .map(|i| i as f64 * cfg.sample_rate as f64 / cfg.n_fft as f64)
         .collect();
-    let (lo, hi) = (hz_to_mel_slaney(cfg.f_min as f64), hz_to_mel_slaney(cfg.f_max as f64));
+    let (lo, hi) = (
+        hz_to_mel_slaney(cfg.f_min as f64),
+        hz_to_mel_slaney(cfg.f_max as f64),
+    );
     let points = cfg.n_mels + 2;
     let mel_freqs: Vec<f64> = (0..points)
         .map(|i| mel_to_hz_slaney(lo + (hi - lo) * i as f64 / (points - 1) as f64))
@@ -139,8 +145,14 @@ pub fn slaney_filterbank(cfg: &MelConfig) -> Vec<MelBand> {
                 })
                 .collect();
             let first = dense.iter().position(|&w| w > 0.0).unwrap_or(0);
-            let last = dense.iter().rposition(|&w| w > 0.0).map_or(first, |p| p + 1);
-            MelBand { first_bin: first, weights: dense[first..last].to_vec() }
+            let last = dense
+                .iter()
+                .rposition(|&w| w > 0.0)
+                .map_or(first, |p| p + 1);
+            MelBand {
+                first_bin: first,
+                weights: dense[first..last].to_vec(),
+            }
         })
         .collect()
 }
@@ -179,7 +191,11 @@ impl MelSpectrogram {
     pub fn compute_into(&mut self, signal: &[f32], out: &mut [f32]) {
         let frames = self.cfg.frame_count(signal.len());
         let n_mels = self.cfg.n_mels;
-        assert_eq!(out.len(), n_mels * frames, "log-mel output buffer has the wrong size");
+        assert_eq!(
+            out.len(),
+            n_mels * frames,
+            "log-mel output buffer has the wrong size"
+        );
         let pad = self.cfg.padding();
         if frames == 0 || signal.len() <= pad {
             return;
@@ -226,11 +242,21 @@ mod tests {
             .collect();
         let mut mel = MelSpectrogram::new(&cfg);
         let (out, frames) = mel.compute(&signal);
-        let column: Vec<f32> = (0..cfg.n_mels).map(|b| out[b * frames + frames / 2]).collect();
-        let peak = column.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let column: Vec<f32> = (0..cfg.n_mels)
+            .map(|b| out[b * frames + frames / 2])
+            .collect();
+        let peak = column
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
         let band = &mel.bands()[peak];
         let lo = band.first_bin as f32 * 22_050.0 / 1024.0;
         let hi = (band.first_bin + band.weights.len()) as f32 * 22_050.0 / 1024.0;
-        assert!(lo <= 1000.0 && 1000.0 <= hi, "peak band {peak} spans {lo}..{hi} Hz");
+        assert!(
+            lo <= 1000.0 && 1000.0 <= hi,
+            "peak band {peak} spans {lo}..{hi} Hz"
+        );
     }
 }

@@ -6,14 +6,17 @@ use rubato::{FftFixedIn, Resampler};
 /// output lines up with the input and has `ceil(len * to / from)` samples.
 pub fn resample(input: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32>, String> {
     if from_rate == 0 || to_rate == 0 {
-        return Err(format!("cannot resample between {from_rate} Hz and {to_rate} Hz"));
+        return Err(format!(
+            "cannot resample between {from_rate} Hz and {to_rate} Hz"
+        ));
     }
     if from_rate == to_rate || input.is_empty() {
         return Ok(input.to_vec());
     }
     let chunk = 1024;
-    let mut resampler = FftFixedIn::<f32>::new(from_rate as usize, to_rate as usize, chunk, 2, 1)
-        .map_err(|e| format!("resampler for {from_rate} Hz -> {to_rate} Hz: {e}"))?;
+    let mut resampler =
+        FftFixedIn::<f32>::new(from_rate as usize, to_rate as usize, chunk, 2, 1)
+            .map_err(|e| format!("resampler for {from_rate} Hz -> {to_rate} Hz: {e}"))?;
     let expected = (input.len() as u64 * to_rate as u64).div_ceil(from_rate as u64) as usize;
     let delay = resampler.output_delay();
     let mut output = Vec::with_capacity(expected + delay + chunk * 4);
@@ -56,7 +59,11 @@ mod tests {
         // Away from the edges the output is the same tone sampled at the new rate.
         for i in 2000..46_000 {
             let expected = (2.0 * std::f32::consts::PI * 440.0 * i as f32 / to as f32).sin() * 0.5;
-            assert!((out[i] - expected).abs() < 2e-3, "sample {i}: {} vs {expected}", out[i]);
+            assert!(
+                (out[i] - expected).abs() < 2e-3,
+                "sample {i}: {} vs {expected}",
+                out[i]
+            );
         }
     }
 }

@@ -41,7 +41,10 @@ pub struct Stft {
 
 impl Stft {
     pub fn new(n_fft: usize, win_length: usize, hop: usize) -> Self {
-        assert!(win_length <= n_fft && hop > 0, "STFT needs win_length <= n_fft and hop > 0");
+        assert!(
+            win_length <= n_fft && hop > 0,
+            "STFT needs win_length <= n_fft and hop > 0"
+        );
         let fft = FftPlanner::new().plan_fft_forward(n_fft);
         let scratch = vec![Complex32::default(); fft.get_inplace_scratch_len()];
         Self {
@@ -81,16 +84,26 @@ impl Stft {
         for (i, (slot, w)) in self.buffer.iter_mut().zip(&self.window).enumerate() {
             *slot = Complex32::new(sample(i) * w, 0.0);
         }
-        self.fft.process_with_scratch(&mut self.buffer, &mut self.scratch);
+        self.fft
+            .process_with_scratch(&mut self.buffer, &mut self.scratch);
         let bins = self.bins();
         out[..bins].copy_from_slice(&self.buffer[..bins]);
     }
 
     /// Transforms frame `index` of `signal` reflect-padded by `pad` samples on each side (frame
     /// `index` starts at `index * hop - pad`). `signal` must be longer than `pad`.
-    pub fn reflect_frame(&mut self, signal: &[f32], pad: usize, index: usize, out: &mut [Complex32]) {
+    pub fn reflect_frame(
+        &mut self,
+        signal: &[f32],
+        pad: usize,
+        index: usize,
+        out: &mut [Complex32],
+    ) {
         let start = (index * self.hop) as isize - pad as isize;
-        self.frame_with(|i| signal[reflect_index(start + i as isize, signal.len())], out);
+        self.frame_with(
+            |i| signal[reflect_index(start + i as isize, signal.len())],
+            out,
+        );
     }
 
     /// Transforms frame `index` of `signal`, where frame `index` starts at `index * hop`.
@@ -114,7 +127,10 @@ pub struct Istft {
 
 impl Istft {
     pub fn new(n_fft: usize, win_length: usize, hop: usize) -> Self {
-        assert!(win_length <= n_fft && hop > 0, "ISTFT needs win_length <= n_fft and hop > 0");
+        assert!(
+            win_length <= n_fft && hop > 0,
+            "ISTFT needs win_length <= n_fft and hop > 0"
+        );
         let ifft = FftPlanner::new().plan_fft_inverse(n_fft);
         let scratch = vec![Complex32::default(); ifft.get_inplace_scratch_len()];
         Self {
@@ -172,7 +188,8 @@ impl Istft {
             for k in 1..n - bins + 1 {
                 self.buffer[n - k] = self.buffer[k].conj();
             }
-            self.ifft.process_with_scratch(&mut self.buffer, &mut self.scratch);
+            self.ifft
+                .process_with_scratch(&mut self.buffer, &mut self.scratch);
             let start = f * self.hop;
             for i in 0..n {
                 let pos = start + i;
@@ -205,7 +222,9 @@ mod tests {
     #[test]
     fn istft_inverts_stft_away_from_the_edges() {
         let (n_fft, hop) = (64, 16);
-        let signal: Vec<f32> = (0..640).map(|i| ((i as f32) * 0.07).sin() + 0.3 * ((i as f32) * 0.31).cos()).collect();
+        let signal: Vec<f32> = (0..640)
+            .map(|i| ((i as f32) * 0.07).sin() + 0.3 * ((i as f32) * 0.31).cos())
+            .collect();
         let mut stft = Stft::new(n_fft, n_fft, hop);
         let frames = stft.frame_count(signal.len());
         let bins = stft.bins();
@@ -219,7 +238,12 @@ mod tests {
         let mut env = vec![0.0; len];
         istft.process(&spectra, frames, 0, &mut out, &mut env);
         for i in n_fft..len - n_fft {
-            assert!((out[i] - signal[i]).abs() < 1e-4, "sample {i}: {} vs {}", out[i], signal[i]);
+            assert!(
+                (out[i] - signal[i]).abs() < 1e-4,
+                "sample {i}: {} vs {}",
+                out[i],
+                signal[i]
+            );
         }
     }
 }

@@ -25,20 +25,32 @@ pub fn read_mono(path: &Path) -> Result<(Vec<f32>, u32)> {
                 .map_err(|e| Error::input(format!("corrupt WAV file {}: {e}", path.display())))?
         }
     };
-    let mono = samples.chunks(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect();
+    let mono = samples
+        .chunks(channels)
+        .map(|frame| frame.iter().sum::<f32>() / channels as f32)
+        .collect();
     Ok((mono, spec.sample_rate))
 }
 
 /// Converts float samples to 16-bit PCM, refusing non-finite samples (never a burst at the speakers).
 pub fn to_pcm16(samples: &[f32]) -> Result<Vec<i16>> {
     if let Some(i) = samples.iter().position(|s| !s.is_finite()) {
-        return Err(Error::numeric(format!("sample {i} of the audio is not a finite number")));
+        return Err(Error::numeric(format!(
+            "sample {i} of the audio is not a finite number"
+        )));
     }
-    Ok(samples.iter().map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16).collect())
+    Ok(samples
+        .iter()
+        .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+        .collect())
 }
 
 /// Encodes mono 16-bit PCM WAV bytes into `writer`.
-pub fn write_wav<W: Write + std::io::Seek>(writer: W, samples: &[f32], sample_rate: u32) -> Result<()> {
+pub fn write_wav<W: Write + std::io::Seek>(
+    writer: W,
+    samples: &[f32],
+    sample_rate: u32,
+) -> Result<()> {
     let pcm = to_pcm16(samples)?;
     let spec = hound::WavSpec {
         channels: 1,
@@ -46,16 +58,29 @@ pub fn write_wav<W: Write + std::io::Seek>(writer: W, samples: &[f32], sample_ra
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut wav = hound::WavWriter::new(writer, spec).map_err(|e| Error::output(format!("WAV encoder: {e}")))?;
+    let mut wav = hound::WavWriter::new(writer, spec)
+        .map_err(|e| Error::output(format!("WAV encoder: {e}")))?;
     for s in pcm {
-        wav.write_sample(s).map_err(|e| Error::output(format!("writing WAV data: {e}")))?;
+        wav.write_sample(s)
+            .map_err(|e| Error::output(format!("writing WAV data: {e}")))?;
     }
-    wav.finalize().map_err(|e| Error::output(format!("finishing WAV file: {e}")))
+    wav.finalize()
+        .map_err(|e| Error::output(format!("finishing WAV file: {e}")))
 }
 
-/// Writes `samples` to `path` as a mono 16-bit WAV: into a temp file in the same folder, then renamed
-/// over `path`, so a reader never sees a partial file and a failed write leaves nothing behind.
-pub fn write_wav_atomic(path: &Path, samples: &[f32], sample_rate: u32) -> Result<()> {
+/// Writes `bytes` to `path` through a temp file in the same folder, then a rename, so a reader never
+/// sees a partial file and a failed write leaves nothing behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |file| {
+        file.write_all(bytes)
+            .map_err(|e| Error::output(e.to_string()))
+    })
+}
+
+fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -66,9 +91,20 @@ pub fn write_wav_atomic(path: &Path, samples: &[f32], sample_rate: u32) -> Resul
         .tempfile_in(dir)
         .map_err(|e| Error::output(format!("cannot write to {}: {e}", dir.display())))?;
     {
-        let writer = std::io::BufWriter::new(tmp.as_file());
-        write_wav(writer, samples, sample_rate)
+        let mut writer = std::io::BufWriter::new(tmp.as_file());
+        write(&mut writer)
             .map_err(|e| Error::output(format!("cannot write {}: {e}", path.display())))?;
+        writer
+            .flush()
+            .map_err(|e| Error::output(format!("cannot write {}: {e}", path.display())))?;
+    }
+    // Temp files are created private; the result should have ordinary file permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
     }
     tmp.as_file()
         .sync_all()
@@ -76,6 +112,16 @@ pub fn write_wav_atomic(path: &Path, samples: &[f32], sample_rate: u32) -> Resul
     tmp.persist(path)
         .map_err(|e| Error::output(format!("cannot write {}: {}", path.display(), e.error)))?;
     Ok(())
+}
+
+/// Writes `samples` to `path` as a mono 16-bit WAV, atomically (see [`write_atomic`]).
+pub fn write_wav_atomic(path: &Path, samples: &[f32], sample_rate: u32) -> Result<()> {
+    write_atomic_with(path, |file| {
+        let mut buffer = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+        write_wav(&mut buffer, samples, sample_rate)?;
+        file.write_all(buffer.get_ref())
+            .map_err(|e| Error::output(e.to_string()))
+    })
 }
 
 #[cfg(test)]

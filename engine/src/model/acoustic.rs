@@ -30,7 +30,15 @@ pub struct AcousticModel {
 
 impl AcousticModel {
     pub fn new(cfg: &AcousticConfig, vb: VarBuilder) -> Result<Self> {
-        let spk_emb = if cfg.n_spks > 1 { Some(candle_nn::embedding(cfg.n_spks, cfg.spk_emb_dim, vb.pp("spk_emb"))?) } else { None };
+        let spk_emb = if cfg.n_spks > 1 {
+            Some(candle_nn::embedding(
+                cfg.n_spks,
+                cfg.spk_emb_dim,
+                vb.pp("spk_emb"),
+            )?)
+        } else {
+            None
+        };
         let scalar = |name: &str| -> Result<f64> {
             let t = vb.get_unchecked_dtype(name, DType::F32)?;
             t.flatten_all()?.get(0)?.to_scalar::<f32>().map(f64::from)
@@ -73,7 +81,10 @@ impl AcousticModel {
             None => Ok(None),
             Some(emb) => {
                 if id >= self.cfg.n_spks {
-                    candle_core::bail!("speaker {id} does not exist: this voice has {} speakers", self.cfg.n_spks)
+                    candle_core::bail!(
+                        "speaker {id} does not exist: this voice has {} speakers",
+                        self.cfg.n_spks
+                    )
                 }
                 let ids = Tensor::new(&[id as u32], &self.device)?;
                 Ok(Some(emb.forward(&ids)?))
@@ -94,7 +105,10 @@ impl AcousticModel {
     /// Frames per phoneme: `ceil(exp(logw)) * length_scale`, as Matcha computes them; fractional
     /// when the length scale is.
     pub fn durations(log_durations: &[f32], length_scale: f32) -> Vec<f32> {
-        log_durations.iter().map(|&l| l.exp().ceil() * length_scale).collect()
+        log_durations
+            .iter()
+            .map(|&l| l.exp().ceil() * length_scale)
+            .collect()
     }
 
     /// Repeats each phoneme's mu over its frames (Matcha's `generate_path`: frame `j` belongs to
@@ -125,9 +139,15 @@ impl AcousticModel {
         let idx = Tensor::from_vec(index, padded, &self.device)?;
         let covered = Tensor::from_vec(real, (1, 1, padded), &self.device)?;
         let mu_y = mu.index_select(&idx, 2)?.broadcast_mul(&covered)?;
-        let mask: Vec<f32> = (0..padded).map(|j| if j < frames { 1.0 } else { 0.0 }).collect();
+        let mask: Vec<f32> = (0..padded)
+            .map(|j| if j < frames { 1.0 } else { 0.0 })
+            .collect();
         let mask = Tensor::from_vec(mask, (1, 1, padded), &self.device)?;
-        Ok(FramePrior { mu: mu_y, mask, frames })
+        Ok(FramePrior {
+            mu: mu_y,
+            mask,
+            frames,
+        })
     }
 
     /// Runs the sampler over a frame prior and returns the de-normalised mel `[1, n_feats, frames]`.
@@ -142,7 +162,15 @@ impl AcousticModel {
         speaker: Option<&Tensor>,
         step_noise: &mut dyn FnMut() -> Result<Tensor>,
     ) -> Result<Tensor> {
-        let input = SamplerInput { mu: &prior.mu, mask: &prior.mask, speaker, noise, temperature, steps, step_noise };
+        let input = SamplerInput {
+            mu: &prior.mu,
+            mask: &prior.mask,
+            speaker,
+            noise,
+            temperature,
+            steps,
+            step_noise,
+        };
         let out = sample(sampler, &self.estimator, &self.cfg, input)?;
         let out = out.narrow(2, 0, prior.frames)?;
         (out * self.mel_std)? + self.mel_mean

@@ -104,7 +104,10 @@ impl AcousticConfig {
                 kernel_size: 3,
                 prenet: true,
             },
-            duration_predictor: DurationPredictorParams { filter_channels_dp: 256, kernel_size: 3 },
+            duration_predictor: DurationPredictorParams {
+                filter_channels_dp: 256,
+                kernel_size: 3,
+            },
             decoder: DecoderParams {
                 channels: vec![256, 256],
                 attention_head_dim: 64,
@@ -124,19 +127,36 @@ impl AcousticConfig {
     pub fn validate(&self) -> Result<(), String> {
         let e = &self.encoder;
         let d = &self.decoder;
-        if self.n_vocab == 0 || self.n_feats == 0 || e.n_channels == 0 || e.n_heads == 0 || e.n_layers == 0 {
+        if self.n_vocab == 0
+            || self.n_feats == 0
+            || e.n_channels == 0
+            || e.n_heads == 0
+            || e.n_layers == 0
+        {
             return Err("encoder sizes must be positive".into());
         }
         if e.n_channels % e.n_heads != 0 {
-            return Err(format!("encoder n_channels {} is not divisible by n_heads {}", e.n_channels, e.n_heads));
+            return Err(format!(
+                "encoder n_channels {} is not divisible by n_heads {}",
+                e.n_channels, e.n_heads
+            ));
         }
         if e.n_feats != self.n_feats {
-            return Err(format!("encoder n_feats {} differs from n_feats {}", e.n_feats, self.n_feats));
+            return Err(format!(
+                "encoder n_feats {} differs from n_feats {}",
+                e.n_feats, self.n_feats
+            ));
         }
         if d.channels.is_empty() || d.channels.iter().any(|&c| c == 0 || c % 8 != 0) {
-            return Err("decoder channels must be non-empty multiples of 8 (GroupNorm uses 8 groups)".into());
+            return Err(
+                "decoder channels must be non-empty multiples of 8 (GroupNorm uses 8 groups)"
+                    .into(),
+            );
         }
-        if !matches!(d.act_fn.as_str(), "snakebeta" | "gelu" | "gelu-approximate" | "geglu") {
+        if !matches!(
+            d.act_fn.as_str(),
+            "snakebeta" | "gelu" | "gelu-approximate" | "geglu"
+        ) {
             return Err(format!("unsupported decoder activation `{}`", d.act_fn));
         }
         if e.kernel_size % 2 == 0 || self.duration_predictor.kernel_size % 2 == 0 {

@@ -20,7 +20,9 @@ impl Rotary {
         let (_, _, t, k) = x.dims4()?;
         let d = self.d;
         let half = d / 2;
-        let theta: Vec<f32> = (0..half).map(|i| 1.0 / 10_000f32.powf((2 * i) as f32 / d as f32)).collect();
+        let theta: Vec<f32> = (0..half)
+            .map(|i| 1.0 / 10_000f32.powf((2 * i) as f32 / d as f32))
+            .collect();
         let mut angles = Vec::with_capacity(t * d);
         for pos in 0..t {
             // cat([idx_theta, idx_theta]): the same angles for both halves.
@@ -32,7 +34,13 @@ impl Rotary {
         let (cos, sin) = (angles.cos()?, angles.sin()?);
         let rope = x.narrow(D::Minus1, 0, d)?;
         let pass = x.narrow(D::Minus1, d, k - d)?;
-        let neg_half = Tensor::cat(&[&rope.narrow(D::Minus1, half, d - half)?.neg()?, &rope.narrow(D::Minus1, 0, half)?], D::Minus1)?;
+        let neg_half = Tensor::cat(
+            &[
+                &rope.narrow(D::Minus1, half, d - half)?.neg()?,
+                &rope.narrow(D::Minus1, 0, half)?,
+            ],
+            D::Minus1,
+        )?;
         let rope = (rope.broadcast_mul(&cos)? + neg_half.broadcast_mul(&sin)?)?;
         Tensor::cat(&[&rope, &pass], D::Minus1)
     }
@@ -57,7 +65,9 @@ impl MultiHeadAttention {
             conv_v: c("conv_v")?,
             conv_o: c("conv_o")?,
             n_heads,
-            rotary: Rotary { d: (k_channels as f64 * 0.5) as usize },
+            rotary: Rotary {
+                d: (k_channels as f64 * 0.5) as usize,
+            },
         })
     }
 
@@ -66,7 +76,11 @@ impl MultiHeadAttention {
         let (b, c, t) = x.dims3()?;
         let kc = c / self.n_heads;
         // [1, C, T] -> [1, H, T, K]
-        let heads = |y: Tensor| y.reshape((b, self.n_heads, kc, t))?.transpose(2, 3)?.contiguous();
+        let heads = |y: Tensor| {
+            y.reshape((b, self.n_heads, kc, t))?
+                .transpose(2, 3)?
+                .contiguous()
+        };
         let q = self.rotary.forward(&heads(self.conv_q.forward(x)?)?)?;
         let k = self.rotary.forward(&heads(self.conv_k.forward(x)?)?)?;
         let v = heads(self.conv_v.forward(x)?)?;
@@ -108,7 +122,12 @@ impl Prenet {
         let mut convs = Vec::new();
         let mut norms = Vec::new();
         for i in 0..3 {
-            convs.push(Conv1d::new(channels, channels, ConvSpec::same(5), vb.pp("conv_layers").pp(i))?);
+            convs.push(Conv1d::new(
+                channels,
+                channels,
+                ConvSpec::same(5),
+                vb.pp("conv_layers").pp(i),
+            )?);
             norms.push(ChannelNorm::new(channels, vb.pp("norm_layers").pp(i))?);
         }
         let proj = Conv1d::new(channels, channels, ConvSpec::same(1), vb.pp("proj"))?;
@@ -179,29 +198,55 @@ impl TextEncoder {
         let spk = if cfg.n_spks > 1 { cfg.spk_emb_dim } else { 0 };
         let h = c + spk;
         let emb = candle_nn::embedding(cfg.n_vocab, c, vb.pp("emb"))?;
-        let prenet = if e.prenet { Some(Prenet::new(c, vb.pp("prenet"))?) } else { None };
+        let prenet = if e.prenet {
+            Some(Prenet::new(c, vb.pp("prenet"))?)
+        } else {
+            None
+        };
         let enc = vb.pp("encoder");
         let mut attn_layers = Vec::new();
         let mut norm_layers_1 = Vec::new();
         let mut ffn_layers = Vec::new();
         let mut norm_layers_2 = Vec::new();
         for i in 0..e.n_layers {
-            attn_layers.push(MultiHeadAttention::new(h, e.n_heads, enc.pp("attn_layers").pp(i))?);
+            attn_layers.push(MultiHeadAttention::new(
+                h,
+                e.n_heads,
+                enc.pp("attn_layers").pp(i),
+            )?);
             norm_layers_1.push(ChannelNorm::new(h, enc.pp("norm_layers_1").pp(i))?);
-            ffn_layers.push(Ffn::new(h, e.filter_channels, e.kernel_size, enc.pp("ffn_layers").pp(i))?);
+            ffn_layers.push(Ffn::new(
+                h,
+                e.filter_channels,
+                e.kernel_size,
+                enc.pp("ffn_layers").pp(i),
+            )?);
             norm_layers_2.push(ChannelNorm::new(h, enc.pp("norm_layers_2").pp(i))?);
         }
         let proj_m = Conv1d::new(h, e.n_feats, ConvSpec::same(1), vb.pp("proj_m"))?;
         let dp = &cfg.duration_predictor;
-        let proj_w = DurationPredictor::new(h, dp.filter_channels_dp, dp.kernel_size, vb.pp("proj_w"))?;
-        Ok(Self { emb, prenet, attn_layers, norm_layers_1, ffn_layers, norm_layers_2, proj_m, proj_w, n_channels: c })
+        let proj_w =
+            DurationPredictor::new(h, dp.filter_channels_dp, dp.kernel_size, vb.pp("proj_w"))?;
+        Ok(Self {
+            emb,
+            prenet,
+            attn_layers,
+            norm_layers_1,
+            ffn_layers,
+            norm_layers_2,
+            proj_m,
+            proj_w,
+            n_channels: c,
+        })
     }
 
     /// Phoneme ids `[1, N]` (and a speaker embedding `[1, spk_emb_dim]` for multi-speaker voices)
     /// → prior mu and log durations.
     pub fn forward(&self, ids: &Tensor, speaker: Option<&Tensor>) -> Result<EncoderOutput> {
         // [1, N] -> [1, N, C] -> [1, C, N]
-        let x = (self.emb.forward(ids)? * (self.n_channels as f64).sqrt())?.transpose(1, 2)?.contiguous()?;
+        let x = (self.emb.forward(ids)? * (self.n_channels as f64).sqrt())?
+            .transpose(1, 2)?
+            .contiguous()?;
         let mut x = match &self.prenet {
             Some(p) => p.forward(&x)?,
             None => x,
@@ -217,6 +262,9 @@ impl TextEncoder {
             let y = self.ffn_layers[i].forward(&x)?;
             x = self.norm_layers_2[i].forward(&(x + y)?)?;
         }
-        Ok(EncoderOutput { mu: self.proj_m.forward(&x)?, log_durations: self.proj_w.forward(&x)? })
+        Ok(EncoderOutput {
+            mu: self.proj_m.forward(&x)?,
+            log_durations: self.proj_w.forward(&x)?,
+        })
     }
 }

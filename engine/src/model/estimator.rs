@@ -6,14 +6,18 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::config::AcousticConfig;
-use super::layers::{mish, softmax_last, Conv1d, ConvSpec, ConvTranspose1d, GroupNorm, LayerNorm, Linear};
+use super::layers::{
+    mish, softmax_last, Conv1d, ConvSpec, ConvTranspose1d, GroupNorm, LayerNorm, Linear,
+};
 
 /// `SinusoidalPosEmb(dim)` of the scalar time `t` (scaled by 1000): `[1, dim]`.
 fn time_embedding(t: f64, dim: usize, device: &candle_core::Device) -> Result<Tensor> {
     let half = dim / 2;
     let step = (10_000f64).ln() / (half as f64 - 1.0);
     let mut emb = Vec::with_capacity(dim);
-    let args: Vec<f32> = (0..half).map(|i| (1000.0 * t) as f32 * (-(step as f32) * i as f32).exp()).collect();
+    let args: Vec<f32> = (0..half)
+        .map(|i| (1000.0 * t) as f32 * (-(step as f32) * i as f32).exp())
+        .collect();
     emb.extend(args.iter().map(|a| a.sin()));
     emb.extend(args.iter().map(|a| a.cos()));
     Tensor::from_vec(emb, (1, dim), device)
@@ -68,9 +72,18 @@ impl ResnetBlock1D {
 
 /// The feed-forward activation of diffusers' `FeedForward` (`ff.net.0`).
 enum Activation {
-    SnakeBeta { proj: Linear, alpha: Tensor, inv_beta: Tensor },
-    Gelu { proj: Linear, approximate: bool },
-    Geglu { proj: Linear },
+    SnakeBeta {
+        proj: Linear,
+        alpha: Tensor,
+        inv_beta: Tensor,
+    },
+    Gelu {
+        proj: Linear,
+        approximate: bool,
+    },
+    Geglu {
+        proj: Linear,
+    },
 }
 
 impl Activation {
@@ -80,16 +93,29 @@ impl Activation {
                 // alpha and beta are stored in log scale.
                 let alpha = vb.get(inner, "alpha")?.exp()?;
                 let inv_beta = (vb.get(inner, "beta")?.exp()? + 1e-9)?.recip()?;
-                Self::SnakeBeta { proj: Linear::new(dim, inner, true, vb.pp("proj"))?, alpha, inv_beta }
+                Self::SnakeBeta {
+                    proj: Linear::new(dim, inner, true, vb.pp("proj"))?,
+                    alpha,
+                    inv_beta,
+                }
             }
-            "geglu" => Self::Geglu { proj: Linear::new(dim, inner * 2, true, vb.pp("proj"))? },
-            other => Self::Gelu { proj: Linear::new(dim, inner, true, vb.pp("proj"))?, approximate: other == "gelu-approximate" },
+            "geglu" => Self::Geglu {
+                proj: Linear::new(dim, inner * 2, true, vb.pp("proj"))?,
+            },
+            other => Self::Gelu {
+                proj: Linear::new(dim, inner, true, vb.pp("proj"))?,
+                approximate: other == "gelu-approximate",
+            },
         })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Self::SnakeBeta { proj, alpha, inv_beta } => {
+            Self::SnakeBeta {
+                proj,
+                alpha,
+                inv_beta,
+            } => {
                 // x + 1/beta * sin²(alpha x)
                 let x = proj.forward(x)?;
                 let s = x.broadcast_mul(alpha)?.sin()?.sqr()?;
@@ -97,7 +123,11 @@ impl Activation {
             }
             Self::Gelu { proj, approximate } => {
                 let x = proj.forward(x)?;
-                if *approximate { x.gelu() } else { x.gelu_erf() }
+                if *approximate {
+                    x.gelu()
+                } else {
+                    x.gelu_erf()
+                }
             }
             Self::Geglu { proj } => {
                 let x = proj.forward(x)?;
@@ -135,13 +165,20 @@ impl Attention {
     /// additive bias; it is added the same way here so checkpoints behave identically.
     fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
-        let split = |y: Tensor| y.reshape((b, t, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous();
+        let split = |y: Tensor| {
+            y.reshape((b, t, self.heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
         let q = split(self.to_q.forward(x)?)?;
         let k = split(self.to_k.forward(x)?)?;
         let v = split(self.to_v.forward(x)?)?;
-        let scores = (q.matmul(&k.t()?)? / (self.head_dim as f64).sqrt())?.broadcast_add(mask_bias)?;
+        let scores =
+            (q.matmul(&k.t()?)? / (self.head_dim as f64).sqrt())?.broadcast_add(mask_bias)?;
         let out = softmax_last(&scores)?.matmul(&v)?;
-        let out = out.transpose(1, 2)?.reshape((b, t, self.heads * self.head_dim))?;
+        let out = out
+            .transpose(1, 2)?
+            .reshape((b, t, self.heads * self.head_dim))?;
         self.to_out.forward(&out)
     }
 }
@@ -170,7 +207,9 @@ impl TransformerBlock {
     /// `[1, T, C] -> [1, T, C]`
     fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> Result<Tensor> {
         let x = (self.attn1.forward(&self.norm1.forward(x)?, mask_bias)? + x)?;
-        let ff = self.ff_out.forward(&self.act.forward(&self.norm3.forward(&x)?)?)?;
+        let ff = self
+            .ff_out
+            .forward(&self.act.forward(&self.norm3.forward(&x)?)?)?;
         ff + x
     }
 }
@@ -232,7 +271,9 @@ impl Estimator {
         let ch = &d.channels;
         let time_dim = ch[0] * 4;
         let blocks = |dim: usize, vb: VarBuilder| -> Result<Vec<TransformerBlock>> {
-            (0..d.n_blocks).map(|j| TransformerBlock::new(dim, cfg, vb.pp(j))).collect()
+            (0..d.n_blocks)
+                .map(|j| TransformerBlock::new(dim, cfg, vb.pp(j)))
+                .collect()
         };
         let mut down = Vec::new();
         let mut out_ch = in_channels;
@@ -244,16 +285,31 @@ impl Estimator {
             let resample = if is_last {
                 Resample::Keep(Conv1d::new(c, c, ConvSpec::same(3), vb.pp("2"))?)
             } else {
-                let spec = ConvSpec { kernel: 3, padding: 1, stride: 2, dilation: 1, groups: 1, bias: true };
+                let spec = ConvSpec {
+                    kernel: 3,
+                    padding: 1,
+                    stride: 2,
+                    dilation: 1,
+                    groups: 1,
+                    bias: true,
+                };
                 Resample::Down(Conv1d::new(c, c, spec, vb.pp("2.conv"))?)
             };
-            down.push(Level { resnet: ResnetBlock1D::new(in_ch, c, time_dim, vb.pp("0"))?, transformers: blocks(c, vb.pp("1"))?, resample });
+            down.push(Level {
+                resnet: ResnetBlock1D::new(in_ch, c, time_dim, vb.pp("0"))?,
+                transformers: blocks(c, vb.pp("1"))?,
+                resample,
+            });
         }
         let mut mid = Vec::new();
         let last = *ch.last().expect("validated non-empty");
         for i in 0..d.num_mid_blocks {
             let vb = vb.pp("mid_blocks").pp(i);
-            mid.push(Level { resnet: ResnetBlock1D::new(last, out_ch, time_dim, vb.pp("0"))?, transformers: blocks(out_ch, vb.pp("1"))?, resample: Resample::None });
+            mid.push(Level {
+                resnet: ResnetBlock1D::new(last, out_ch, time_dim, vb.pp("0"))?,
+                transformers: blocks(out_ch, vb.pp("1"))?,
+                resample: Resample::None,
+            });
         }
         let mut rev: Vec<usize> = ch.iter().rev().copied().collect();
         rev.push(ch[0]);
@@ -267,7 +323,11 @@ impl Estimator {
             } else {
                 Resample::Up(ConvTranspose1d::new(o, o, 4, 2, 1, vb.pp("2.conv"))?)
             };
-            up.push(Level { resnet: ResnetBlock1D::new(2 * in_ch, o, time_dim, vb.pp("0"))?, transformers: blocks(o, vb.pp("1"))?, resample });
+            up.push(Level {
+                resnet: ResnetBlock1D::new(2 * in_ch, o, time_dim, vb.pp("0"))?,
+                transformers: blocks(o, vb.pp("1"))?,
+                resample,
+            });
         }
         let final_ch = *rev.last().expect("non-empty");
         Ok(Self {
@@ -277,7 +337,12 @@ impl Estimator {
             mid,
             up,
             final_block: Block1D::new(final_ch, final_ch, vb.pp("final_block"))?,
-            final_proj: Conv1d::new(final_ch, cfg.n_feats, ConvSpec::same(1), vb.pp("final_proj"))?,
+            final_proj: Conv1d::new(
+                final_ch,
+                cfg.n_feats,
+                ConvSpec::same(1),
+                vb.pp("final_proj"),
+            )?,
             in_channels,
         })
     }
@@ -285,13 +350,25 @@ impl Estimator {
     /// One evaluation: `x` and `mu` `[1, n_feats, T]`, `mask` `[1, 1, T]`, scalar time `t`, and the
     /// speaker embedding `[1, spk_emb_dim]` of a multi-speaker voice → `[1, n_feats, T]`.
     /// `T` must be a multiple of the config's `length_multiple()`.
-    pub fn forward(&self, x: &Tensor, mask: &Tensor, mu: &Tensor, t: f64, speaker: Option<&Tensor>) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mask: &Tensor,
+        mu: &Tensor,
+        t: f64,
+        speaker: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let time = time_embedding(t, self.in_channels, x.device())?;
-        let time = self.time_linear_2.forward(&self.time_linear_1.forward(&time)?.silu()?)?;
+        let time = self
+            .time_linear_2
+            .forward(&self.time_linear_1.forward(&time)?.silu()?)?;
         let mut h = Tensor::cat(&[x, mu], 1)?;
         if let Some(spk) = speaker {
             let frames = h.dim(2)?;
-            let s = spk.unsqueeze(2)?.broadcast_as((1, spk.dim(1)?, frames))?.contiguous()?;
+            let s = spk
+                .unsqueeze(2)?
+                .broadcast_as((1, spk.dim(1)?, frames))?
+                .contiguous()?;
             h = Tensor::cat(&[&h, &s], 1)?;
         }
         let mut hiddens = Vec::new();
@@ -319,6 +396,8 @@ impl Estimator {
             h = level.resample(&h.broadcast_mul(&up_mask)?)?;
         }
         let h = self.final_block.forward(&h, &up_mask)?;
-        self.final_proj.forward(&h.broadcast_mul(&up_mask)?)?.broadcast_mul(mask)
+        self.final_proj
+            .forward(&h.broadcast_mul(&up_mask)?)?
+            .broadcast_mul(mask)
     }
 }

@@ -27,26 +27,63 @@ pub struct ConvSpec {
 impl ConvSpec {
     /// Kernel `k`, stride 1, padding `k / 2` (PyTorch's `padding=kernel_size // 2`), with bias.
     pub fn same(kernel: usize) -> Self {
-        Self { kernel, padding: kernel / 2, stride: 1, dilation: 1, groups: 1, bias: true }
+        Self {
+            kernel,
+            padding: kernel / 2,
+            stride: 1,
+            dilation: 1,
+            groups: 1,
+            bias: true,
+        }
     }
 }
 
 impl Conv1d {
-    pub fn new(in_channels: usize, out_channels: usize, spec: ConvSpec, vb: VarBuilder) -> Result<Self> {
-        let weight = vb.get((out_channels, in_channels / spec.groups, spec.kernel), "weight")?;
-        let bias = if spec.bias { Some(vb.get(out_channels, "bias")?) } else { None };
-        Ok(Self { weight, bias, padding: spec.padding, stride: spec.stride, dilation: spec.dilation, groups: spec.groups })
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        spec: ConvSpec,
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        let weight = vb.get(
+            (out_channels, in_channels / spec.groups, spec.kernel),
+            "weight",
+        )?;
+        let bias = if spec.bias {
+            Some(vb.get(out_channels, "bias")?)
+        } else {
+            None
+        };
+        Ok(Self {
+            weight,
+            bias,
+            padding: spec.padding,
+            stride: spec.stride,
+            dilation: spec.dilation,
+            groups: spec.groups,
+        })
     }
 
     pub fn from_parts(weight: Tensor, bias: Option<Tensor>, spec: &ConvSpec) -> Self {
-        Self { weight, bias, padding: spec.padding, stride: spec.stride, dilation: spec.dilation, groups: spec.groups }
+        Self {
+            weight,
+            bias,
+            padding: spec.padding,
+            stride: spec.stride,
+            dilation: spec.dilation,
+            groups: spec.groups,
+        }
     }
 }
 
 impl Module for Conv1d {
     /// `[B, C_in, T] -> [B, C_out, T']`
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = if self.padding > 0 { x.pad_with_zeros(D::Minus1, self.padding, self.padding)? } else { x.clone() };
+        let x = if self.padding > 0 {
+            x.pad_with_zeros(D::Minus1, self.padding, self.padding)?
+        } else {
+            x.clone()
+        };
         let y = x.conv1d(&self.weight, 0, self.stride, self.dilation, self.groups)?;
         match &self.bias {
             Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
@@ -65,14 +102,31 @@ pub struct ConvTranspose1d {
 }
 
 impl ConvTranspose1d {
-    pub fn new(in_channels: usize, out_channels: usize, kernel: usize, stride: usize, padding: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         let weight = vb.get((in_channels, out_channels, kernel), "weight")?;
         let bias = Some(vb.get(out_channels, "bias")?);
-        Ok(Self { weight, bias, stride, padding })
+        Ok(Self {
+            weight,
+            bias,
+            stride,
+            padding,
+        })
     }
 
     pub fn from_parts(weight: Tensor, bias: Option<Tensor>, stride: usize, padding: usize) -> Self {
-        Self { weight, bias, stride, padding }
+        Self {
+            weight,
+            bias,
+            stride,
+            padding,
+        }
     }
 }
 
@@ -97,8 +151,15 @@ pub struct Linear {
 impl Linear {
     pub fn new(in_dim: usize, out_dim: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get((out_dim, in_dim), "weight")?;
-        let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
-        Ok(Self { weight_t: weight.t()?.contiguous()?, bias })
+        let bias = if bias {
+            Some(vb.get(out_dim, "bias")?)
+        } else {
+            None
+        };
+        Ok(Self {
+            weight_t: weight.t()?.contiguous()?,
+            bias,
+        })
     }
 }
 
@@ -123,12 +184,20 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn new(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { weight: vb.get(dim, "weight")?, bias: vb.get(dim, "bias")?, eps })
+        Ok(Self {
+            weight: vb.get(dim, "weight")?,
+            bias: vb.get(dim, "bias")?,
+            eps,
+        })
     }
 
     /// Glow-TTS's channel LayerNorm (`gamma`/`beta`), kept as a last-dim norm of the transposed input.
     pub fn glow(dim: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { weight: vb.get(dim, "gamma")?, bias: vb.get(dim, "beta")?, eps: 1e-4 })
+        Ok(Self {
+            weight: vb.get(dim, "gamma")?,
+            bias: vb.get(dim, "beta")?,
+            eps: 1e-4,
+        })
     }
 }
 
@@ -138,7 +207,9 @@ impl Module for LayerNorm {
         let centred = x.broadcast_sub(&mean)?;
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
         let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+        normed
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
     }
 }
 
@@ -154,7 +225,10 @@ impl ChannelNorm {
 
 impl Module for ChannelNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.0.forward(&x.transpose(1, 2)?)?.transpose(1, 2)?.contiguous()
+        self.0
+            .forward(&x.transpose(1, 2)?)?
+            .transpose(1, 2)?
+            .contiguous()
     }
 }
 
@@ -169,7 +243,12 @@ pub struct GroupNorm {
 
 impl GroupNorm {
     pub fn new(groups: usize, channels: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { weight: vb.get(channels, "weight")?, bias: vb.get(channels, "bias")?, groups, eps: 1e-5 })
+        Ok(Self {
+            weight: vb.get(channels, "weight")?,
+            bias: vb.get(channels, "bias")?,
+            groups,
+            eps: 1e-5,
+        })
     }
 }
 
@@ -180,8 +259,12 @@ impl Module for GroupNorm {
         let mean = grouped.mean_keepdim(D::Minus1)?;
         let centred = grouped.broadcast_sub(&mean)?;
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?.reshape((b, c, t))?;
-        normed.broadcast_mul(&self.weight.reshape((1, c, 1))?)?.broadcast_add(&self.bias.reshape((1, c, 1))?)
+        let normed = centred
+            .broadcast_div(&(var + self.eps)?.sqrt()?)?
+            .reshape((b, c, t))?;
+        normed
+            .broadcast_mul(&self.weight.reshape((1, c, 1))?)?
+            .broadcast_add(&self.bias.reshape((1, c, 1))?)
     }
 }
 

@@ -11,13 +11,17 @@ pub struct NoiseSource {
 
 impl NoiseSource {
     pub fn new(seed: u64) -> Self {
-        Self { rng: ChaCha8Rng::seed_from_u64(seed) }
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     /// Standard normal noise of the given shape.
     pub fn normal(&mut self, shape: &[usize], device: &Device) -> Result<Tensor> {
         let n: usize = shape.iter().product();
-        let values: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut self.rng)).collect();
+        let values: Vec<f32> = (0..n)
+            .map(|_| StandardNormal.sample(&mut self.rng))
+            .collect();
         Tensor::from_vec(values, shape, device)
     }
 }

@@ -27,7 +27,13 @@ pub enum Sampler {
 }
 
 impl Sampler {
-    pub const ALL: [Sampler; 5] = [Self::Euler, Self::Heun, Self::Midpoint, Self::DiffusionOde, Self::DiffusionSde];
+    pub const ALL: [Sampler; 5] = [
+        Self::Euler,
+        Self::Heun,
+        Self::Midpoint,
+        Self::DiffusionOde,
+        Self::DiffusionSde,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -58,7 +64,9 @@ impl FromStr for Sampler {
         Self::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown sampler `{s}`: choose euler, heun, midpoint, ode or sde"))
+            .ok_or_else(|| {
+                format!("unknown sampler `{s}`: choose euler, heun, midpoint, ode or sde")
+            })
     }
 }
 
@@ -82,8 +90,21 @@ pub struct SamplerInput<'a> {
 }
 
 /// Runs `sampler` for `input.steps` steps and returns the normalised mel `[1, n_feats, T]`.
-pub fn sample(sampler: Sampler, estimator: &Estimator, cfg: &AcousticConfig, input: SamplerInput) -> Result<Tensor> {
-    let SamplerInput { mu, mask, speaker, noise, temperature, steps, step_noise } = input;
+pub fn sample(
+    sampler: Sampler,
+    estimator: &Estimator,
+    cfg: &AcousticConfig,
+    input: SamplerInput,
+) -> Result<Tensor> {
+    let SamplerInput {
+        mu,
+        mask,
+        speaker,
+        noise,
+        temperature,
+        steps,
+        step_noise,
+    } = input;
     let v = |x: &Tensor, t: f64| estimator.forward(x, mask, mu, t, speaker);
     let steps = steps.max(1);
     match sampler {

@@ -15,9 +15,18 @@ const PHONEMES_IPA: c_int = 0x02;
 
 #[link(name = "espeak-ng")]
 extern "C" {
-    fn espeak_Initialize(output: c_int, buflength: c_int, path: *const c_char, options: c_int) -> c_int;
+    fn espeak_Initialize(
+        output: c_int,
+        buflength: c_int,
+        path: *const c_char,
+        options: c_int,
+    ) -> c_int;
     fn espeak_SetVoiceByName(name: *const c_char) -> c_int;
-    fn espeak_TextToPhonemes(textptr: *mut *const c_void, textmode: c_int, phonememode: c_int) -> *const c_char;
+    fn espeak_TextToPhonemes(
+        textptr: *mut *const c_void,
+        textmode: c_int,
+        phonememode: c_int,
+    ) -> *const c_char;
     fn espeak_Info(path_data: *mut *const c_char) -> *const c_char;
 }
 
@@ -31,12 +40,15 @@ static ESPEAK: Mutex<Option<State>> = Mutex::new(None);
 pub const DATA_DIR_ENV: &str = "MELLOW_ESPEAK_DATA";
 
 fn initialize() -> Result<State> {
-    let path = std::env::var(DATA_DIR_ENV).ok().map(CString::new).transpose().map_err(|_| {
-        Error::Phonemizer(format!("{DATA_DIR_ENV} holds a NUL byte"))
-    })?;
+    let path = std::env::var(DATA_DIR_ENV)
+        .ok()
+        .map(CString::new)
+        .transpose()
+        .map_err(|_| Error::Phonemizer(format!("{DATA_DIR_ENV} holds a NUL byte")))?;
     let path_ptr = path.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
     // SAFETY: plain C call; the path outlives it and the flag stops espeak-ng from exiting the process.
-    let rate = unsafe { espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, path_ptr, INITIALIZE_DONT_EXIT) };
+    let rate =
+        unsafe { espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, path_ptr, INITIALIZE_DONT_EXIT) };
     if rate <= 0 {
         return Err(Error::Phonemizer(
             "espeak-ng could not start: its data was not found. Install `espeak-ng-data` \
@@ -44,7 +56,9 @@ fn initialize() -> Result<State> {
                 .into(),
         ));
     }
-    Ok(State { voice: String::new() })
+    Ok(State {
+        voice: String::new(),
+    })
 }
 
 /// The linked espeak-ng's version and data folder.
@@ -76,10 +90,13 @@ pub fn phonemize_clause(text: &str, voice: &str) -> Result<String> {
     }
     let state = guard.as_mut().expect("initialised above");
     if state.voice != voice {
-        let name = CString::new(voice).map_err(|_| Error::input("voice name contains a NUL character"))?;
+        let name =
+            CString::new(voice).map_err(|_| Error::input("voice name contains a NUL character"))?;
         // SAFETY: plain C call with a valid C string.
         if unsafe { espeak_SetVoiceByName(name.as_ptr()) } != 0 {
-            return Err(Error::Phonemizer(format!("espeak-ng has no voice named `{voice}`")));
+            return Err(Error::Phonemizer(format!(
+                "espeak-ng has no voice named `{voice}`"
+            )));
         }
         state.voice = voice.to_string();
     }
@@ -108,7 +125,10 @@ mod tests {
 
     #[test]
     fn phonemizes_like_the_espeak_ng_command() {
-        assert_eq!(phonemize_clause("hello world", "en-us").unwrap(), "həlˈoʊ wˈɜːld");
+        assert_eq!(
+            phonemize_clause("hello world", "en-us").unwrap(),
+            "həlˈoʊ wˈɜːld"
+        );
     }
 
     #[test]

@@ -57,14 +57,18 @@ fn parts(sentence: &str) -> Result<Vec<Part<'_>>> {
     while let Some(start) = rest.find("[[") {
         parts.push(Part::Text(&rest[..start]));
         let after = &rest[start + 2..];
-        let end = after
-            .find("]]")
-            .ok_or_else(|| Error::input(format!("inline phonemes opened with [[ but never closed: \"{sentence}\"")))?;
+        let end = after.find("]]").ok_or_else(|| {
+            Error::input(format!(
+                "inline phonemes opened with [[ but never closed: \"{sentence}\""
+            ))
+        })?;
         parts.push(Part::Phonemes(after[..end].trim()));
         rest = &after[end + 2..];
     }
     if rest.contains("]]") {
-        return Err(Error::input(format!("]] without a matching [[ in \"{sentence}\"")));
+        return Err(Error::input(format!(
+            "]] without a matching [[ in \"{sentence}\""
+        )));
     }
     parts.push(Part::Text(rest));
     Ok(parts)
@@ -75,8 +79,15 @@ pub fn phonemize_text(text: &str, language: &str) -> Result<String> {
     let mut out = String::new();
     let mut clause = String::new();
     let flush = |clause: &mut String, punct: Option<char>, out: &mut String| -> Result<()> {
-        let words: String = clause.chars().filter(|c| !matches!(c, '"' | '(' | ')' | '[' | ']' | '{' | '}')).collect();
-        let phonemes = if words.trim().is_empty() { String::new() } else { espeak::phonemize_clause(words.trim(), language)? };
+        let words: String = clause
+            .chars()
+            .filter(|c| !matches!(c, '"' | '(' | ')' | '[' | ']' | '{' | '}'))
+            .collect();
+        let phonemes = if words.trim().is_empty() {
+            String::new()
+        } else {
+            espeak::phonemize_clause(words.trim(), language)?
+        };
         if !phonemes.is_empty() {
             if !out.is_empty() && !out.ends_with(' ') {
                 out.push(' ');
@@ -128,7 +139,11 @@ pub fn sentence_phonemes(sentence: &str, language: &str, map: &PhonemeMap) -> Re
         phonemes.push_str(&piece);
     }
     let (ids, _dropped) = map.encode_lossy(&phonemes);
-    Ok(Sentence { text: sentence.to_string(), phonemes, ids })
+    Ok(Sentence {
+        text: sentence.to_string(),
+        phonemes,
+        ids,
+    })
 }
 
 /// The whole front end: text → sentences with phonemes and ids. Empty or blank text, text with
@@ -151,7 +166,10 @@ pub fn text_to_sentences(text: &str, language: &str, map: &PhonemeMap) -> Result
         }
     }
     if sentences.is_empty() {
-        return Err(Error::input(format!("nothing to speak in \"{}\"", text.trim())));
+        return Err(Error::input(format!(
+            "nothing to speak in \"{}\"",
+            text.trim()
+        )));
     }
     Ok(sentences)
 }
@@ -161,7 +179,11 @@ mod tests {
     use super::*;
 
     fn phonemes(text: &str) -> Vec<String> {
-        text_to_sentences(text, "en-us", &PhonemeMap::matcha()).unwrap().into_iter().map(|s| s.phonemes).collect()
+        text_to_sentences(text, "en-us", &PhonemeMap::matcha())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.phonemes)
+            .collect()
     }
 
     #[test]
@@ -188,8 +210,16 @@ mod tests {
 
     #[test]
     fn bad_text_is_refused_with_a_reason() {
-        for (text, needle) in [("", "empty"), ("   \n", "empty"), ("😀", "U+1F600"), ("日本", "U+65E5"), ("...", "nothing to speak")] {
-            let err = text_to_sentences(text, "en-us", &PhonemeMap::matcha()).unwrap_err().to_string();
+        for (text, needle) in [
+            ("", "empty"),
+            ("   \n", "empty"),
+            ("😀", "U+1F600"),
+            ("日本", "U+65E5"),
+            ("...", "nothing to speak"),
+        ] {
+            let err = text_to_sentences(text, "en-us", &PhonemeMap::matcha())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "{text:?}: {err}");
         }
     }

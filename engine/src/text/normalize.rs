@@ -15,27 +15,35 @@ fn re(pattern: &str) -> Regex {
 }
 
 /// Abbreviations that stand before a name.
-static TITLES: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b(Dr|Mr|Mrs|Ms|Prof|St|Gen|Capt|Lt|Col|Sgt|Rev|Gov|Sen|Rep|Hon|Fr)\.(\s+)"));
+static TITLES: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b(Dr|Mr|Mrs|Ms|Prof|St|Gen|Capt|Lt|Col|Sgt|Rev|Gov|Sen|Rep|Hon|Fr)\.(\s+)")
+});
 /// Abbreviations read the same wherever they stand; a trailing capital word keeps the sentence end.
 static ABBREVIATIONS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(e\.g|i\.e|etc|vs|approx|Jr|Sr|Inc|Ltd|Co|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|Mt|Ave|Blvd|No)\.(\s+[A-Z\d]|\s*$)?")
+    re(
+        r"\b(e\.g|i\.e|etc|vs|approx|Jr|Sr|Inc|Ltd|Co|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|Mt|Ave|Blvd|No)\.(\s+[A-Z\d]|\s*$)?",
+    )
 });
-static TIME: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP])\.?\s?[mM]\b(\.)?(\s+[A-Z]|\s*$)?)?")
-});
+static TIME: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP])\.?\s?[mM]\b(\.)?(\s+[A-Z]|\s*$)?)?"));
 static TEMPERATURE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(^|[^\w])([-−–]|minus\s)?(\d+(?:\.\d+)?)\s*°\s*([CFK])?\b"));
 static MONEY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"([-−])?([$£€])\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(\s+(?:thousand|million|billion|trillion)\b)?")
+    re(
+        r"([-−])?([$£€])\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(\s+(?:thousand|million|billion|trillion)\b)?",
+    )
 });
 static PERCENT: LazyLock<Regex> = LazyLock::new(|| re(r"(\d[\d,]*(?:\.\d+)?)\s?%"));
 static ORDINAL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d+)(st|nd|rd|th)\b"));
 static ROMAN_AFTER_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(War|Chapter|Part|Volume|Book|Act|Phase|Type|Class|Article|Section|Apollo|Title|Level|Stage|Vol|Bowl|Episode|Psalm|Schedule)\s+([IVXLCDM]+)\b")
+    re(
+        r"\b(War|Chapter|Part|Volume|Book|Act|Phase|Type|Class|Article|Section|Apollo|Title|Level|Stage|Vol|Bowl|Episode|Psalm|Schedule)\s+([IVXLCDM]+)\b",
+    )
 });
 static ROMAN_AFTER_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(Henry|Louis|Charles|George|Edward|Elizabeth|William|James|Richard|John|Pius|Benedict|Gregory|Leo|Philip|Frederick|Napoleon|Alexander|Peter|Catherine|Victor|Ramesses|Mary|Paul|Innocent|Clement|Boniface|Urban|Nicholas|Constantine|Ludwig|Otto|Gustav|Christian|Olaf|Harald|Alfonso|Ferdinand|Carlos|Juan|Felipe|Rama|David|Malcolm|Robert|Stephen|Edmund|Harold|Sancho|Francis)\s+([IVXLCDM]+)\b")
+    re(
+        r"\b(Henry|Louis|Charles|George|Edward|Elizabeth|William|James|Richard|John|Pius|Benedict|Gregory|Leo|Philip|Frederick|Napoleon|Alexander|Peter|Catherine|Victor|Ramesses|Mary|Paul|Innocent|Clement|Boniface|Urban|Nicholas|Constantine|Ludwig|Otto|Gustav|Christian|Olaf|Harald|Alfonso|Ferdinand|Carlos|Juan|Felipe|Rama|David|Malcolm|Robert|Stephen|Edmund|Harold|Sancho|Francis)\s+([IVXLCDM]+)\b",
+    )
 });
 static GROUPED_NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b"));
 static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| re(r"(^|[\s(\[])[-−](\d)"));
@@ -99,7 +107,13 @@ fn abbreviation_word(abbr: &str) -> &'static str {
 fn sentence_end(after: Option<regex::Match>) -> String {
     match after {
         Some(m) if m.as_str().trim().is_empty() => ".".to_string() + m.as_str(),
-        Some(m) if m.as_str().trim_start().starts_with(|c: char| c.is_uppercase()) => format!(".{}", m.as_str()),
+        Some(m)
+            if m.as_str()
+                .trim_start()
+                .starts_with(|c: char| c.is_uppercase()) =>
+        {
+            format!(".{}", m.as_str())
+        }
         Some(m) => m.as_str().to_string(),
         None => String::new(),
     }
@@ -155,7 +169,11 @@ fn money(c: &Captures) -> String {
     let cents = c.get(4).map(|m| {
         let s = m.as_str();
         let v: u64 = s.parse().unwrap_or(0);
-        if s.len() == 1 { v * 10 } else { v }
+        if s.len() == 1 {
+            v * 10
+        } else {
+            v
+        }
     });
     if let Some(scale) = c.get(5) {
         // "$5 million", "$2.5 billion": the amount is a number of the scale.
@@ -163,7 +181,11 @@ fn money(c: &Captures) -> String {
             Some(frac) => decimal_words(&whole.to_string(), frac.as_str()),
             None => cardinal(whole),
         };
-        return format!("{sign}{amount}{} {}", scale.as_str(), currency(symbol, true).0);
+        return format!(
+            "{sign}{amount}{} {}",
+            scale.as_str(),
+            currency(symbol, true).0
+        );
     }
     let (unit, _) = currency(symbol, whole != 1);
     match cents {
@@ -173,7 +195,11 @@ fn money(c: &Captures) -> String {
             if whole == 0 {
                 format!("{sign}{} {sub}", cardinal(cents))
             } else {
-                format!("{sign}{} {unit} and {} {sub}", cardinal(whole), cardinal(cents))
+                format!(
+                    "{sign}{} {unit} and {} {sub}",
+                    cardinal(whole),
+                    cardinal(cents)
+                )
             }
         }
     }
@@ -187,7 +213,11 @@ fn temperature(c: &Captures) -> String {
         Some((i, f)) => decimal_words(i, f),
         None => integer_words(value),
     };
-    let unit = if value == "1" && sign.is_empty() { "degree" } else { "degrees" };
+    let unit = if value == "1" && sign.is_empty() {
+        "degree"
+    } else {
+        "degrees"
+    };
     let scale = match c.get(4).map(|m| m.as_str()) {
         Some("C") => " Celsius",
         Some("F") => " Fahrenheit",
@@ -217,9 +247,13 @@ pub fn normalize(text: &str) -> String {
         })
         .collect();
     s = s.replace('…', "...").replace(" & ", " and ");
-    s = TITLES.replace_all(&s, |c: &Captures| format!("{}{}", title_word(&c[1]), &c[2])).into_owned();
+    s = TITLES
+        .replace_all(&s, |c: &Captures| format!("{}{}", title_word(&c[1]), &c[2]))
+        .into_owned();
     s = ABBREVIATIONS
-        .replace_all(&s, |c: &Captures| format!("{}{}", abbreviation_word(&c[1]), sentence_end(c.get(2))))
+        .replace_all(&s, |c: &Captures| {
+            format!("{}{}", abbreviation_word(&c[1]), sentence_end(c.get(2)))
+        })
         .into_owned();
     s = TIME
         .replace_all(&s, |c: &Captures| {
@@ -228,7 +262,11 @@ pub fn normalize(text: &str) -> String {
             };
             match c.get(3) {
                 Some(ap) => {
-                    let marker = if ap.as_str().eq_ignore_ascii_case("a") { "A M" } else { "P M" };
+                    let marker = if ap.as_str().eq_ignore_ascii_case("a") {
+                        "A M"
+                    } else {
+                        "P M"
+                    };
                     let end = match c.get(4) {
                         Some(_) => sentence_end(c.get(5)),
                         None => c.get(5).map_or(String::new(), |m| m.as_str().to_string()),
@@ -279,9 +317,17 @@ pub fn normalize(text: &str) -> String {
         })
         .into_owned();
     s = NEGATIVE.replace_all(&s, "${1}minus $2").into_owned();
-    s = DECIMAL.replace_all(&s, |c: &Captures| decimal_words(&c[1], &c[2])).into_owned();
-    s = NUMBER.replace_all(&s, |c: &Captures| number(&c[0])).into_owned();
-    s = s.replace('%', " percent").replace(" + ", " plus ").replace(" = ", " equals ").replace('@', " at ");
+    s = DECIMAL
+        .replace_all(&s, |c: &Captures| decimal_words(&c[1], &c[2]))
+        .into_owned();
+    s = NUMBER
+        .replace_all(&s, |c: &Captures| number(&c[0]))
+        .into_owned();
+    s = s
+        .replace('%', " percent")
+        .replace(" + ", " plus ")
+        .replace(" = ", " equals ")
+        .replace('@', " at ");
     SPACES.replace_all(s.trim(), " ").into_owned()
 }
 
@@ -297,7 +343,10 @@ mod tests {
 
     #[test]
     fn money() {
-        assert_eq!(normalize("It costs $47.99 today."), "It costs forty-seven dollars and ninety-nine cents today.");
+        assert_eq!(
+            normalize("It costs $47.99 today."),
+            "It costs forty-seven dollars and ninety-nine cents today."
+        );
         assert_eq!(normalize("$1"), "one dollar");
         assert_eq!(normalize("$5 million"), "five million dollars");
         assert_eq!(normalize("£3.50"), "three pounds and fifty pence");
@@ -305,31 +354,52 @@ mod tests {
 
     #[test]
     fn clock_times() {
-        assert_eq!(normalize("It's 7:45 a.m. and late."), "It's seven forty-five A M and late.");
-        assert_eq!(normalize("Meet at 7:45 a.m. Then go."), "Meet at seven forty-five A M. Then go.");
+        assert_eq!(
+            normalize("It's 7:45 a.m. and late."),
+            "It's seven forty-five A M and late."
+        );
+        assert_eq!(
+            normalize("Meet at 7:45 a.m. Then go."),
+            "Meet at seven forty-five A M. Then go."
+        );
         assert_eq!(normalize("at 10:00"), "at ten o'clock");
         assert_eq!(normalize("at 9:05 PM"), "at nine oh five P M");
     }
 
     #[test]
     fn temperatures() {
-        assert_eq!(normalize("It was -5°C outside."), "It was minus five degrees Celsius outside.");
-        assert_eq!(normalize("a 98.6°F fever"), "a ninety-eight point six degrees Fahrenheit fever");
+        assert_eq!(
+            normalize("It was -5°C outside."),
+            "It was minus five degrees Celsius outside."
+        );
+        assert_eq!(
+            normalize("a 98.6°F fever"),
+            "a ninety-eight point six degrees Fahrenheit fever"
+        );
     }
 
     #[test]
     fn grouped_numbers_ordinals_and_years() {
-        assert_eq!(normalize("1,250 soldiers"), "one thousand two hundred fifty soldiers");
+        assert_eq!(
+            normalize("1,250 soldiers"),
+            "one thousand two hundred fifty soldiers"
+        );
         assert_eq!(normalize("the 21st floor"), "the twenty-first floor");
         assert_eq!(normalize("in 1999"), "in nineteen ninety-nine");
-        assert_eq!(normalize("3.14 and 50%"), "three point one four and fifty percent");
+        assert_eq!(
+            normalize("3.14 and 50%"),
+            "three point one four and fifty percent"
+        );
         assert_eq!(normalize("agent 007"), "agent zero zero seven");
     }
 
     #[test]
     fn roman_numerals() {
         assert_eq!(normalize("World War II ended."), "World War two ended.");
-        assert_eq!(normalize("Henry VIII had six wives."), "Henry the eighth had six wives.");
+        assert_eq!(
+            normalize("Henry VIII had six wives."),
+            "Henry the eighth had six wives."
+        );
         assert_eq!(normalize("I think so"), "I think so");
     }
 }

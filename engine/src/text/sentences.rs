@@ -86,13 +86,22 @@ mod tests {
 
     #[test]
     fn keeps_initials_decimals_and_inline_phonemes() {
-        assert_eq!(split_sentences("J. K. Rowling wrote it."), vec!["J. K. Rowling wrote it."]);
-        assert_eq!(split_sentences("Say [[ həlˈoʊ. ]] now. Next"), vec!["Say [[ həlˈoʊ. ]] now.", "Next"]);
+        assert_eq!(
+            split_sentences("J. K. Rowling wrote it."),
+            vec!["J. K. Rowling wrote it."]
+        );
+        assert_eq!(
+            split_sentences("Say [[ həlˈoʊ. ]] now. Next"),
+            vec!["Say [[ həlˈoʊ. ]] now.", "Next"]
+        );
     }
 
     #[test]
     fn blank_lines_end_sentences_and_blank_text_has_none() {
-        assert_eq!(split_sentences("a title\n\nthe body"), vec!["a title", "the body"]);
+        assert_eq!(
+            split_sentences("a title\n\nthe body"),
+            vec!["a title", "the body"]
+        );
         assert!(split_sentences("  \n ... ").is_empty());
     }
 }

@@ -38,23 +38,36 @@ impl PhonemeMap {
             .enumerate()
             .map(|(i, c)| (c.to_string(), i as i64))
             .collect();
-        Self { symbols, blank: Some(0), bos: None, eos: None }
+        Self {
+            symbols,
+            blank: Some(0),
+            bos: None,
+            eos: None,
+        }
     }
 
     /// One more than the largest id: the size of the encoder's embedding table it needs.
     pub fn vocabulary_size(&self) -> usize {
-        let ids = self.symbols.values().chain(self.blank.iter()).chain(self.bos.iter()).chain(self.eos.iter());
+        let ids = self
+            .symbols
+            .values()
+            .chain(self.blank.iter())
+            .chain(self.bos.iter())
+            .chain(self.eos.iter());
         ids.copied().max().map_or(0, |m| m as usize + 1)
     }
 
     pub fn contains(&self, symbol: char) -> bool {
         let mut buf = [0u8; 4];
-        self.symbols.contains_key(symbol.encode_utf8(&mut buf) as &str)
+        self.symbols
+            .contains_key(symbol.encode_utf8(&mut buf) as &str)
     }
 
     fn id(&self, symbol: char) -> Option<i64> {
         let mut buf = [0u8; 4];
-        self.symbols.get(symbol.encode_utf8(&mut buf) as &str).copied()
+        self.symbols
+            .get(symbol.encode_utf8(&mut buf) as &str)
+            .copied()
     }
 
     /// Ids of `phonemes`, and the symbols that had none (left out of the ids).
@@ -95,7 +108,11 @@ impl PhonemeMap {
         if self.symbols.is_empty() {
             return Err(Error::voice("the phoneme map is empty"));
         }
-        if let Some((s, id)) = self.symbols.iter().find(|(_, &id)| id < 0 || id as usize >= vocabulary) {
+        if let Some((s, id)) = self
+            .symbols
+            .iter()
+            .find(|(_, &id)| id < 0 || id as usize >= vocabulary)
+        {
             return Err(Error::voice(format!(
                 "phoneme '{s}' has id {id}, outside the encoder's {vocabulary} embeddings"
             )));

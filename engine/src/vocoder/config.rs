@@ -68,7 +68,16 @@ impl VocoderConfig {
     /// HiFi-GAN V2 (0.93 M): V1's shape with 128 initial channels.
     pub fn hifigan_v2() -> Self {
         match Self::hifigan_v1() {
-            Self::Hifigan { input_channels, resblock, upsample_rates, upsample_kernel_sizes, resblock_kernel_sizes, resblock_dilation_sizes, conv_post_bias, .. } => Self::Hifigan {
+            Self::Hifigan {
+                input_channels,
+                resblock,
+                upsample_rates,
+                upsample_kernel_sizes,
+                resblock_kernel_sizes,
+                resblock_dilation_sizes,
+                conv_post_bias,
+                ..
+            } => Self::Hifigan {
                 input_channels,
                 resblock,
                 upsample_rates,
@@ -115,26 +124,48 @@ impl VocoderConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            Self::Vocos { dim, n_fft, hop_length, padding, num_layers, .. } => {
+            Self::Vocos {
+                dim,
+                n_fft,
+                hop_length,
+                padding,
+                num_layers,
+                ..
+            } => {
                 if *dim == 0 || *num_layers == 0 || *hop_length == 0 || *n_fft < *hop_length {
                     return Err("vocos sizes must be positive with hop_length <= n_fft".into());
                 }
                 if padding != "same" && padding != "center" {
-                    return Err(format!("vocos padding `{padding}` is neither `same` nor `center`"));
+                    return Err(format!(
+                        "vocos padding `{padding}` is neither `same` nor `center`"
+                    ));
                 }
             }
-            Self::Hifigan { resblock, upsample_rates, upsample_kernel_sizes, resblock_kernel_sizes, resblock_dilation_sizes, upsample_initial_channel, .. } => {
+            Self::Hifigan {
+                resblock,
+                upsample_rates,
+                upsample_kernel_sizes,
+                resblock_kernel_sizes,
+                resblock_dilation_sizes,
+                upsample_initial_channel,
+                ..
+            } => {
                 if resblock != "1" && resblock != "2" {
-                    return Err(format!("HiFi-GAN resblock `{resblock}` is neither \"1\" nor \"2\""));
+                    return Err(format!(
+                        "HiFi-GAN resblock `{resblock}` is neither \"1\" nor \"2\""
+                    ));
                 }
-                if upsample_rates.is_empty() || upsample_rates.len() != upsample_kernel_sizes.len() {
+                if upsample_rates.is_empty() || upsample_rates.len() != upsample_kernel_sizes.len()
+                {
                     return Err("HiFi-GAN needs one kernel size per upsampling rate".into());
                 }
                 if resblock_kernel_sizes.len() != resblock_dilation_sizes.len() {
                     return Err("HiFi-GAN needs one dilation list per residual kernel size".into());
                 }
                 if *upsample_initial_channel >> upsample_rates.len() == 0 {
-                    return Err("HiFi-GAN upsample_initial_channel is too small for its upsamplings".into());
+                    return Err(
+                        "HiFi-GAN upsample_initial_channel is too small for its upsamplings".into(),
+                    );
                 }
             }
             Self::Phase { iterations } => {

@@ -19,14 +19,37 @@ pub fn folded_weight(vb: &VarBuilder, shape: &[usize]) -> candle_core::Result<Te
     let mut g_shape = vec![shape[0]];
     g_shape.extend(std::iter::repeat_n(1, shape.len() - 1));
     let g = vb.get(g_shape.as_slice(), "weight_g")?;
-    let norm = v.sqr()?.flatten_from(1)?.sum_keepdim(1)?.sqrt()?.reshape(g_shape.as_slice())?;
+    let norm = v
+        .sqr()?
+        .flatten_from(1)?
+        .sum_keepdim(1)?
+        .sqrt()?
+        .reshape(g_shape.as_slice())?;
     v.broadcast_mul(&g.broadcast_div(&norm)?)
 }
 
-fn conv(in_ch: usize, out_ch: usize, kernel: usize, dilation: usize, bias: bool, vb: VarBuilder) -> candle_core::Result<Conv1d> {
-    let spec = ConvSpec { kernel, padding: (kernel * dilation - dilation) / 2, stride: 1, dilation, groups: 1, bias };
+fn conv(
+    in_ch: usize,
+    out_ch: usize,
+    kernel: usize,
+    dilation: usize,
+    bias: bool,
+    vb: VarBuilder,
+) -> candle_core::Result<Conv1d> {
+    let spec = ConvSpec {
+        kernel,
+        padding: (kernel * dilation - dilation) / 2,
+        stride: 1,
+        dilation,
+        groups: 1,
+        bias,
+    };
     let weight = folded_weight(&vb, &[out_ch, in_ch, kernel])?;
-    let bias = if bias { Some(vb.get(out_ch, "bias")?) } else { None };
+    let bias = if bias {
+        Some(vb.get(out_ch, "bias")?)
+    } else {
+        None
+    };
     Ok(Conv1d::from_parts(weight, bias, &spec))
 }
 
@@ -37,14 +60,33 @@ struct ResBlock {
 }
 
 impl ResBlock {
-    fn new(kind: &str, channels: usize, kernel: usize, dilations: &[usize], vb: VarBuilder) -> candle_core::Result<Self> {
+    fn new(
+        kind: &str,
+        channels: usize,
+        kernel: usize,
+        dilations: &[usize],
+        vb: VarBuilder,
+    ) -> candle_core::Result<Self> {
         if kind == "1" {
-            let convs1 = dilations.iter().enumerate().map(|(i, &d)| conv(channels, channels, kernel, d, true, vb.pp("convs1").pp(i))).collect::<candle_core::Result<_>>()?;
-            let convs2 = (0..dilations.len()).map(|i| conv(channels, channels, kernel, 1, true, vb.pp("convs2").pp(i))).collect::<candle_core::Result<_>>()?;
+            let convs1 = dilations
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| conv(channels, channels, kernel, d, true, vb.pp("convs1").pp(i)))
+                .collect::<candle_core::Result<_>>()?;
+            let convs2 = (0..dilations.len())
+                .map(|i| conv(channels, channels, kernel, 1, true, vb.pp("convs2").pp(i)))
+                .collect::<candle_core::Result<_>>()?;
             Ok(Self { convs1, convs2 })
         } else {
-            let convs1 = dilations.iter().enumerate().map(|(i, &d)| conv(channels, channels, kernel, d, true, vb.pp("convs").pp(i))).collect::<candle_core::Result<_>>()?;
-            Ok(Self { convs1, convs2: Vec::new() })
+            let convs1 = dilations
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| conv(channels, channels, kernel, d, true, vb.pp("convs").pp(i)))
+                .collect::<candle_core::Result<_>>()?;
+            Ok(Self {
+                convs1,
+                convs2: Vec::new(),
+            })
         }
     }
 
@@ -72,10 +114,27 @@ pub struct HifiGan {
 
 impl HifiGan {
     pub fn new(cfg: &VocoderConfig, vb: VarBuilder) -> candle_core::Result<Self> {
-        let VocoderConfig::Hifigan { input_channels, resblock, upsample_rates, upsample_kernel_sizes, upsample_initial_channel, resblock_kernel_sizes, resblock_dilation_sizes, conv_post_bias } = cfg else {
+        let VocoderConfig::Hifigan {
+            input_channels,
+            resblock,
+            upsample_rates,
+            upsample_kernel_sizes,
+            upsample_initial_channel,
+            resblock_kernel_sizes,
+            resblock_dilation_sizes,
+            conv_post_bias,
+        } = cfg
+        else {
             candle_core::bail!("not a HiFi-GAN config")
         };
-        let conv_pre = conv(*input_channels, *upsample_initial_channel, 7, 1, true, vb.pp("conv_pre"))?;
+        let conv_pre = conv(
+            *input_channels,
+            *upsample_initial_channel,
+            7,
+            1,
+            true,
+            vb.pp("conv_pre"),
+        )?;
         let mut ups = Vec::new();
         let mut resblocks = Vec::new();
         let mut ch = *upsample_initial_channel;
@@ -83,15 +142,37 @@ impl HifiGan {
             let out = ch / 2;
             let vbu = vb.pp("ups").pp(i);
             let weight = folded_weight(&vbu, &[ch, out, k])?;
-            ups.push(ConvTranspose1d::from_parts(weight, Some(vbu.get(out, "bias")?), u, (k - u) / 2));
-            for (j, (&rk, rd)) in resblock_kernel_sizes.iter().zip(resblock_dilation_sizes).enumerate() {
+            ups.push(ConvTranspose1d::from_parts(
+                weight,
+                Some(vbu.get(out, "bias")?),
+                u,
+                (k - u) / 2,
+            ));
+            for (j, (&rk, rd)) in resblock_kernel_sizes
+                .iter()
+                .zip(resblock_dilation_sizes)
+                .enumerate()
+            {
                 let index = i * resblock_kernel_sizes.len() + j;
-                resblocks.push(ResBlock::new(resblock, out, rk, rd, vb.pp("resblocks").pp(index))?);
+                resblocks.push(ResBlock::new(
+                    resblock,
+                    out,
+                    rk,
+                    rd,
+                    vb.pp("resblocks").pp(index),
+                )?);
             }
             ch = out;
         }
         let conv_post = conv(ch, 1, 7, 1, *conv_post_bias, vb.pp("conv_post"))?;
-        Ok(Self { conv_pre, ups, resblocks, num_kernels: resblock_kernel_sizes.len(), conv_post, hop: upsample_rates.iter().product() })
+        Ok(Self {
+            conv_pre,
+            ups,
+            resblocks,
+            num_kernels: resblock_kernel_sizes.len(),
+            conv_post,
+            hop: upsample_rates.iter().product(),
+        })
     }
 
     /// `[1, n_mels, T] -> [1, 1, T * hop]`
@@ -126,7 +207,9 @@ impl Vocoder for HifiGan {
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
         let audio = self.forward(mel)?.flatten_all()?.to_vec1::<f32>()?;
         if audio.iter().any(|s| !s.is_finite()) {
-            return Err(Error::numeric("the HiFi-GAN vocoder produced NaN or infinite samples"));
+            return Err(Error::numeric(
+                "the HiFi-GAN vocoder produced NaN or infinite samples",
+            ));
         }
         Ok(audio)
     }

@@ -56,7 +56,12 @@ impl PhaseVocoder {
             // s ← s · (Bᵀm) / (BᵀB s): keeps s ≥ 0 and lowers ‖Bs − m‖² each step.
             for _ in 0..NNLS_ITERATIONS {
                 for (p, band) in projected.iter_mut().zip(&self.bands) {
-                    *p = band.weights.iter().enumerate().map(|(k, w)| w * s[band.first_bin + k]).sum();
+                    *p = band
+                        .weights
+                        .iter()
+                        .enumerate()
+                        .map(|(k, w)| w * s[band.first_bin + k])
+                        .sum();
                 }
                 denominator.fill(0.0);
                 for (band, p) in self.bands.iter().zip(&projected) {
@@ -74,7 +79,13 @@ impl PhaseVocoder {
         out
     }
 
-    fn synthesize(&mut self, spectra: &[Complex32], frames: usize, out: &mut [f32], envelope: &mut [f32]) {
+    fn synthesize(
+        &mut self,
+        spectra: &[Complex32],
+        frames: usize,
+        out: &mut [f32],
+        envelope: &mut [f32],
+    ) {
         let trim = self.cfg.padding();
         self.istft.process(spectra, frames, trim, out, envelope);
     }
@@ -92,7 +103,11 @@ impl Vocoder for PhaseVocoder {
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
         let mel = mel.squeeze(0)?.exp()?.to_vec2::<f32>()?;
         if mel.len() != self.cfg.n_mels {
-            return Err(Error::input(format!("the mel has {} bands; this vocoder expects {}", mel.len(), self.cfg.n_mels)));
+            return Err(Error::input(format!(
+                "the mel has {} bands; this vocoder expects {}",
+                mel.len(),
+                self.cfg.n_mels
+            )));
         }
         let frames = mel.first().map_or(0, |b| b.len());
         let bins = self.cfg.n_fft / 2 + 1;
@@ -114,12 +129,21 @@ impl Vocoder for PhaseVocoder {
                 break;
             }
             for f in 0..frames {
-                self.stft.reflect_frame(&signal, pad, f, &mut projected[f * bins..(f + 1) * bins]);
+                self.stft
+                    .reflect_frame(&signal, pad, f, &mut projected[f * bins..(f + 1) * bins]);
             }
             // Keep the consistent phase, impose the target magnitude, then extrapolate (FGLA).
-            for ((c, p), (prev, &m)) in current.iter_mut().zip(&projected).zip(previous.iter_mut().zip(&target)) {
+            for ((c, p), (prev, &m)) in current
+                .iter_mut()
+                .zip(&projected)
+                .zip(previous.iter_mut().zip(&target))
+            {
                 let norm = p.norm();
-                let t = if norm > 1e-12 { p * (m / norm) } else { Complex32::new(m, 0.0) };
+                let t = if norm > 1e-12 {
+                    p * (m / norm)
+                } else {
+                    Complex32::new(m, 0.0)
+                };
                 *c = t + (t - *prev) * MOMENTUM;
                 *prev = t;
             }
@@ -127,7 +151,9 @@ impl Vocoder for PhaseVocoder {
         // Final signal from the last magnitude-true estimate.
         self.synthesize(&previous, frames, &mut signal, &mut envelope);
         if signal.iter().any(|s| !s.is_finite()) {
-            return Err(Error::numeric("the phase vocoder produced NaN or infinite samples (is the mel finite?)"));
+            return Err(Error::numeric(
+                "the phase vocoder produced NaN or infinite samples (is the mel finite?)",
+            ));
         }
         Ok(signal)
     }

@@ -20,20 +20,33 @@ struct ConvNeXtBlock {
 
 impl ConvNeXtBlock {
     fn new(dim: usize, intermediate: usize, vb: VarBuilder) -> candle_core::Result<Self> {
-        let spec = ConvSpec { kernel: 7, padding: 3, stride: 1, dilation: 1, groups: dim, bias: true };
+        let spec = ConvSpec {
+            kernel: 7,
+            padding: 3,
+            stride: 1,
+            dilation: 1,
+            groups: dim,
+            bias: true,
+        };
         Ok(Self {
             dwconv: Conv1d::new(dim, dim, spec, vb.pp("dwconv"))?,
             norm: LayerNorm::new(dim, 1e-6, vb.pp("norm"))?,
             pwconv1: Linear::new(dim, intermediate, true, vb.pp("pwconv1"))?,
             pwconv2: Linear::new(intermediate, dim, true, vb.pp("pwconv2"))?,
-            gamma: if vb.contains_tensor("gamma") { Some(vb.get(dim, "gamma")?) } else { None },
+            gamma: if vb.contains_tensor("gamma") {
+                Some(vb.get(dim, "gamma")?)
+            } else {
+                None
+            },
         })
     }
 
     /// `[1, C, T] -> [1, C, T]`
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let h = self.dwconv.forward(x)?.transpose(1, 2)?;
-        let h = self.pwconv2.forward(&self.pwconv1.forward(&self.norm.forward(&h)?)?.gelu_erf()?)?;
+        let h = self
+            .pwconv2
+            .forward(&self.pwconv1.forward(&self.norm.forward(&h)?)?.gelu_erf()?)?;
         let h = match &self.gamma {
             Some(g) => h.broadcast_mul(g)?,
             None => h,
@@ -76,7 +89,19 @@ impl Vocos {
             .collect::<candle_core::Result<_>>()?;
         let center = padding == "center";
         Ok(Self {
-            embed: Conv1d::new(input_channels, dim, ConvSpec { kernel: 7, padding: 3, stride: 1, dilation: 1, groups: 1, bias: true }, bb.pp("embed"))?,
+            embed: Conv1d::new(
+                input_channels,
+                dim,
+                ConvSpec {
+                    kernel: 7,
+                    padding: 3,
+                    stride: 1,
+                    dilation: 1,
+                    groups: 1,
+                    bias: true,
+                },
+                bb.pp("embed"),
+            )?,
             norm: LayerNorm::new(dim, 1e-6, bb.pp("norm"))?,
             blocks,
             final_layer_norm: LayerNorm::new(dim, 1e-6, bb.pp("final_layer_norm"))?,
@@ -127,18 +152,35 @@ impl Vocoder for Vocos {
         let frames = head.dim(0)?;
         let bins = self.n_fft / 2 + 1;
         // mag = min(exp(log-magnitude), 100); S = mag * e^{i phase}
-        let mag = head.narrow(D::Minus1, 0, bins)?.exp()?.minimum(100.0)?.to_vec2::<f32>()?;
+        let mag = head
+            .narrow(D::Minus1, 0, bins)?
+            .exp()?
+            .minimum(100.0)?
+            .to_vec2::<f32>()?;
         let phase = head.narrow(D::Minus1, bins, bins)?.to_vec2::<f32>()?;
         self.spectra.clear();
         for (m_row, p_row) in mag.iter().zip(&phase) {
-            self.spectra.extend(m_row.iter().zip(p_row).map(|(m, p)| Complex32::from_polar(*m, *p)));
+            self.spectra.extend(
+                m_row
+                    .iter()
+                    .zip(p_row)
+                    .map(|(m, p)| Complex32::from_polar(*m, *p)),
+            );
         }
         let len = self.output_len(frames);
         let mut out = vec![0.0; len];
         self.envelope.resize(len, 0.0);
-        self.istft.process(&self.spectra, frames, self.trim, &mut out, &mut self.envelope);
+        self.istft.process(
+            &self.spectra,
+            frames,
+            self.trim,
+            &mut out,
+            &mut self.envelope,
+        );
         if out.iter().any(|s| !s.is_finite()) {
-            return Err(Error::numeric("the Vocos vocoder produced NaN or infinite samples"));
+            return Err(Error::numeric(
+                "the Vocos vocoder produced NaN or infinite samples",
+            ));
         }
         Ok(out)
     }

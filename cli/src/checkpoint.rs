@@ -1,0 +1,40 @@
+//! Reading weights out of PyTorch checkpoints and safetensors files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{Device, Tensor};
+use mellow_engine::error::candle_message;
+
+/// All tensors of `path`: a safetensors file, or a PyTorch file whose weights sit under one of
+/// `keys` (a Lightning `state_dict`, a HiFi-GAN `generator`) or at the top level.
+pub fn read_checkpoint(path: &Path, keys: &[&str]) -> Result<HashMap<String, Tensor>> {
+    if !path.is_file() {
+        bail!("{} does not exist or is not a file", path.display());
+    }
+    if path.extension().is_some_and(|e| e == "safetensors") {
+        return candle_core::safetensors::load(path, &Device::Cpu)
+            .with_context(|| format!("cannot read {}", path.display()));
+    }
+    let mut errors = Vec::new();
+    for key in keys.iter().map(|k| Some(*k)).chain([None]) {
+        match candle_core::pickle::read_all_with_key(path, key) {
+            Ok(list) if !list.is_empty() => return Ok(list.into_iter().collect()),
+            Ok(_) => errors.push(format!(
+                "no tensors under {}",
+                key.unwrap_or("the top level")
+            )),
+            Err(e) => errors.push(format!(
+                "{}: {}",
+                key.unwrap_or("top level"),
+                candle_message(&e)
+            )),
+        }
+    }
+    bail!(
+        "cannot read weights from {}: {}",
+        path.display(),
+        errors.join("; ")
+    )
+}

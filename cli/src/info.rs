@@ -1,0 +1,65 @@
+//! `mellow info VOICE`: what a voice file holds.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::render::load_voice;
+
+#[derive(Args)]
+pub struct InfoArgs {
+    /// A voice file (default: the built-in voice).
+    voice: Option<PathBuf>,
+    /// Print the whole config as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: InfoArgs) -> Result<()> {
+    let voice = load_voice(args.voice.as_deref())?;
+    let c = &voice.config;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(c)?);
+        return Ok(());
+    }
+    println!("voice:        {}", c.name);
+    println!("from:         {}", voice.origin);
+    println!(
+        "language:     {} (espeak-ng{})",
+        c.language,
+        c.espeak_version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "sample rate:  {} Hz, {} mel bands, hop {}",
+        c.mel.sample_rate, c.mel.n_mels, c.mel.hop_length
+    );
+    match &c.acoustic {
+        Some(a) => println!(
+            "acoustic:     encoder {}×{} ({} heads), decoder {:?} {:?}, {} speaker(s), {} symbols",
+            a.encoder.n_layers,
+            a.encoder.n_channels,
+            a.encoder.n_heads,
+            a.decoder.channels,
+            a.objective,
+            a.n_spks,
+            a.n_vocab
+        ),
+        None => println!("acoustic:     none (vocoder only)"),
+    }
+    match &c.vocoder {
+        Some(v) => println!("vocoder:      {}", v.kind()),
+        None => println!("vocoder:      none stored (the weights-free phase vocoder is used)"),
+    }
+    println!(
+        "defaults:     {} steps, {} sampler, temperature {}, rate {}",
+        c.defaults.steps, c.defaults.sampler, c.defaults.temperature, c.defaults.rate
+    );
+    println!("parameters:   {}", voice.parameter_count());
+    println!("license:      {}", c.license);
+    println!("provenance:   {}", c.provenance);
+    Ok(())
+}

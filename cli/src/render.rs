@@ -1,0 +1,496 @@
+//! `mellow render` (and `mellow phonemize`): text, phonemes, conditioning or a mel → WAV files.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mellow_engine::audio::wav::write_wav_atomic;
+use mellow_engine::synth::{load_vocoder, phase_vocoder, Audio, ResolvedOptions};
+use mellow_engine::text::Sentence;
+use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::{MelOutput, Sampler, SynthesisOptions, Synthesizer, Voice};
+
+use crate::inputs::{
+    check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
+    PhonemeList,
+};
+use crate::plot::write_plot;
+use crate::voices::voice_dir;
+
+/// Voice and sampling options shared by the commands that synthesise.
+#[derive(Args, Clone)]
+pub struct SynthArgs {
+    /// Voice file, or the name of one in the voice folder (default: the built-in voice).
+    #[arg(long)]
+    pub voice: Option<PathBuf>,
+    /// Vocoder file, or `phase` for the weights-free vocoder (default: the voice's own).
+    #[arg(long)]
+    pub vocoder: Option<String>,
+    /// Sampler steps (default: the voice's).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Noise scale of the start point (default: the voice's).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Random seed: the same seed gives the same audio.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Speaking rate: 2 is twice as fast, 0.5 half as fast.
+    #[arg(long)]
+    pub rate: Option<f32>,
+    /// euler, heun or midpoint (flow-matching voices); ode or sde (diffusion voices).
+    #[arg(long)]
+    pub sampler: Option<Sampler>,
+    /// Speaker of a multi-speaker voice.
+    #[arg(long, default_value_t = 0)]
+    pub speaker: usize,
+    /// Output sample rate in Hz (default: the voice's).
+    #[arg(long)]
+    pub sample_rate: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct RenderArgs {
+    /// Text to speak (default: --input FILE, or standard input).
+    pub text: Option<String>,
+    /// Output WAV file.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Read the text from FILE (`-` for standard input).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Render one numbered WAV per input line (0000.wav, 0001.wav, ...) into DIR.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// The input is IPA phonemes in the voice's symbols, not text.
+    #[arg(long)]
+    pub phonemes: bool,
+    /// A JSON file of phonemes (or ids) with durations in frames.
+    #[arg(long, conflicts_with_all = ["mel", "phonemes"])]
+    pub conditioning: Option<PathBuf>,
+    /// A log-mel `.npy` ([n_mels, frames]) to vocode; skips the acoustic model.
+    #[arg(long, conflicts_with = "phonemes")]
+    pub mel: Option<PathBuf>,
+    /// Input lines are JSON objects {"text": ..., "output_file": ..., "speaker_id": ...} (Piper's format).
+    #[arg(long)]
+    pub json_input: bool,
+    /// Also write the mel spectrogram with phoneme boundaries as a PNG.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub synth: SynthArgs,
+}
+
+#[derive(Args)]
+pub struct PhonemizeArgs {
+    /// Text (default: standard input, one utterance per line).
+    pub text: Option<String>,
+    /// Voice whose phoneme map gives the ids (default: the built-in voice).
+    #[arg(long)]
+    pub voice: Option<PathBuf>,
+    /// Print JSON lines {"text", "phonemes", "ids"} instead of phonemes.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The voice named by `--voice` (a path, or a name in the voice folder), else the built-in one.
+pub fn load_voice(arg: Option<&Path>) -> Result<Voice> {
+    match arg {
+        Some(path) => {
+            if !path.exists() && path.components().count() == 1 {
+                if let Some(dir) = voice_dir() {
+                    for candidate in [dir.join(path), dir.join(path).with_extension("safetensors")]
+                    {
+                        if candidate.is_file() {
+                            return Ok(Voice::load(&candidate)?);
+                        }
+                    }
+                }
+            }
+            Ok(Voice::load(path)?)
+        }
+        None => match default_voice() {
+            Some(v) => Ok(v?),
+            None => {
+                bail!("this build has no built-in voice: pass --voice FILE (see `mellow voices`)")
+            }
+        },
+    }
+}
+
+fn synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
+    let voice = match (&args.voice, need_acoustic, &args.vocoder) {
+        // A mel with an explicit vocoder needs no voice at all.
+        (None, false, Some(_)) => None,
+        _ => Some(load_voice(args.voice.as_deref())?),
+    };
+    let vocoder = match args.vocoder.as_deref() {
+        None => None,
+        Some("phase") => {
+            let mel = match &voice {
+                Some(v) => v.config.mel.clone(),
+                None => Default::default(),
+            };
+            Some(phase_vocoder(&mel, 32))
+        }
+        Some(path) => Some(load_vocoder(&Voice::load(Path::new(path))?)?),
+    };
+    match voice {
+        Some(v) => Ok(Synthesizer::new(&v, vocoder)?),
+        None => {
+            // A vocoder file alone: a synthesizer around its own config.
+            let path = Path::new(args.vocoder.as_deref().unwrap_or_default());
+            if args.vocoder.as_deref() == Some("phase") {
+                let v = phase_only_voice()?;
+                return Ok(Synthesizer::new(&v, vocoder)?);
+            }
+            let v = Voice::load(path)?;
+            Ok(Synthesizer::new(&v, vocoder)?)
+        }
+    }
+}
+
+/// A config-only voice for vocoding mels with the phase vocoder when no voice is given.
+fn phase_only_voice() -> Result<Voice> {
+    let config = mellow_engine::VoiceConfig {
+        format: mellow_engine::voice::config::FORMAT.into(),
+        version: mellow_engine::voice::config::VERSION,
+        name: "phase".into(),
+        language: "en-us".into(),
+        mel: Default::default(),
+        acoustic: None,
+        phonemes: None,
+        vocoder: Some(mellow_engine::vocoder::VocoderConfig::Phase { iterations: 32 }),
+        defaults: Default::default(),
+        espeak_version: None,
+        provenance: "built in".into(),
+        license: "GPL-3.0-or-later".into(),
+    };
+    Ok(Voice::new(config, Default::default(), "the phase vocoder")?)
+}
+
+fn options(args: &SynthArgs) -> SynthesisOptions {
+    SynthesisOptions {
+        steps: args.steps,
+        temperature: args.temperature,
+        sampler: args.sampler,
+        rate: args.rate,
+        seed: args.seed,
+        speaker: args.speaker,
+    }
+}
+
+fn write(path: &Path, audio: Audio, rate: Option<u32>) -> Result<()> {
+    let audio = match rate {
+        Some(r) => audio.resampled(r)?,
+        None => audio,
+    };
+    write_wav_atomic(path, &audio.samples, audio.sample_rate)?;
+    Ok(())
+}
+
+fn progress_bar(total: usize) -> Option<ProgressBar> {
+    if total < 2 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} sentences, {elapsed} elapsed, ~{eta} left",
+        )
+        .ok()?,
+    );
+    Some(bar)
+}
+
+fn sentences_for(synth: &Synthesizer, text: &str, phonemes: bool) -> Result<Vec<Sentence>> {
+    if phonemes {
+        Ok(vec![synth.phoneme_sentence(text)?])
+    } else {
+        Ok(synth.sentences(text)?)
+    }
+}
+
+fn render_sentences(
+    synth: &mut Synthesizer,
+    sentences: &[Sentence],
+    opts: &ResolvedOptions,
+) -> Result<(Audio, Vec<MelOutput>)> {
+    let bar = progress_bar(sentences.len());
+    let result = synth.speak_sentences(sentences, opts, |done, _| {
+        if let Some(b) = &bar {
+            b.set_position(done as u64);
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(result?)
+}
+
+pub fn run(args: RenderArgs) -> Result<()> {
+    if args.output.is_none() && args.out_dir.is_none() {
+        bail!("say where to write: -o FILE.wav, or --out-dir DIR with --input FILE");
+    }
+    if args.output.is_some() && args.out_dir.is_some() {
+        bail!("-o and --out-dir exclude each other");
+    }
+    if args.text.is_some() && args.input.is_some() {
+        bail!("give the text as an argument or with --input, not both");
+    }
+    if let Some(mel_path) = &args.mel {
+        return render_mel(&args, mel_path);
+    }
+    let mut synth = synthesizer(&args.synth, true)?;
+    let opts = synth.resolve(&options(&args.synth))?;
+    if let Some(path) = &args.conditioning {
+        return render_conditioning(&args, &mut synth, &opts, path);
+    }
+    let text = match (&args.text, &args.input) {
+        (Some(t), _) => t.clone(),
+        (None, Some(path)) => read_file_text(path)?,
+        (None, None) => read_stdin()?,
+    };
+    if args.json_input {
+        return render_json_lines(&args, &mut synth, &opts, &text);
+    }
+    if let Some(dir) = &args.out_dir {
+        return render_lines(&args, &mut synth, &opts, &text, dir);
+    }
+    check_length(&text)?;
+    let output = args.output.as_ref().expect("checked above");
+    let sentences = sentences_for(&synth, &text, args.phonemes)?;
+    let (audio, mels) = render_sentences(&mut synth, &sentences, &opts)?;
+    write(output, audio, args.synth.sample_rate)?;
+    if let Some(plot) = &args.plot {
+        write_plot(plot, &mels)?;
+    }
+    Ok(())
+}
+
+fn render_lines(
+    args: &RenderArgs,
+    synth: &mut Synthesizer,
+    opts: &ResolvedOptions,
+    text: &str,
+    dir: &Path,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        bail!("the input has no lines to speak");
+    }
+    let bar = progress_bar(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let path = dir.join(format!("{i:04}.wav"));
+        let sentences =
+            sentences_for(synth, line, args.phonemes).with_context(|| format!("line {}", i + 1))?;
+        let (audio, _) = synth
+            .speak_sentences(&sentences, opts, |_, _| {})
+            .with_context(|| format!("line {}", i + 1))?;
+        write(&path, audio, args.synth.sample_rate)?;
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(())
+}
+
+fn render_json_lines(
+    args: &RenderArgs,
+    synth: &mut Synthesizer,
+    opts: &ResolvedOptions,
+    text: &str,
+) -> Result<()> {
+    let lines = parse_json_lines(text)?;
+    if lines.is_empty() {
+        bail!("the JSON input has no lines");
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let path = match (&line.output_file, &args.out_dir, &args.output) {
+            (Some(p), _, _) => p.clone(),
+            (None, Some(dir), _) => {
+                std::fs::create_dir_all(dir)?;
+                dir.join(format!("{i:04}.wav"))
+            }
+            (None, None, Some(o)) if lines.len() == 1 => o.clone(),
+            _ => bail!(
+                "JSON input line {} has no \"output_file\": give --out-dir DIR",
+                i + 1
+            ),
+        };
+        let mut line_opts = *opts;
+        if let Some(s) = line.speaker_id {
+            line_opts.speaker = s;
+        }
+        let sentences = synth
+            .sentences(&line.text)
+            .with_context(|| format!("JSON input line {}", i + 1))?;
+        let (audio, _) = synth
+            .speak_sentences(&sentences, &line_opts, |_, _| {})
+            .with_context(|| format!("JSON input line {}", i + 1))?;
+        write(&path, audio, args.synth.sample_rate)?;
+    }
+    Ok(())
+}
+
+fn render_conditioning(
+    args: &RenderArgs,
+    synth: &mut Synthesizer,
+    opts: &ResolvedOptions,
+    path: &Path,
+) -> Result<()> {
+    let output = args
+        .output
+        .as_ref()
+        .context("--conditioning renders one file: give -o FILE.wav")?;
+    let c = read_conditioning(path)?;
+    let map = synth
+        .config()
+        .phonemes
+        .clone()
+        .context("this voice has no phoneme map")?;
+    let (ids, durations) =
+        match (&c.ids, &c.phonemes) {
+            (Some(ids), _) => {
+                if ids.len() != c.durations.len() {
+                    bail!(
+                        "{}: {} ids but {} durations",
+                        path.display(),
+                        ids.len(),
+                        c.durations.len()
+                    );
+                }
+                if let Some(bad) = ids
+                    .iter()
+                    .find(|&&i| i < 0 || i as usize >= map.vocabulary_size())
+                {
+                    bail!(
+                        "{}: phoneme id {bad} is outside this voice's {} symbols",
+                        path.display(),
+                        map.vocabulary_size()
+                    );
+                }
+                (ids.clone(), c.durations.clone())
+            }
+            (None, Some(list)) => {
+                let symbols: Vec<String> = match list {
+                    PhonemeList::Symbols(s) => s.clone(),
+                    PhonemeList::Text(t) => t.chars().map(String::from).collect(),
+                };
+                if symbols.len() != c.durations.len() {
+                    bail!(
+                        "{}: {} phonemes but {} durations",
+                        path.display(),
+                        symbols.len(),
+                        c.durations.len()
+                    );
+                }
+                // Each symbol keeps its duration; the markers and blanks the voice adds get none.
+                let mut ids = Vec::new();
+                let mut durations = Vec::new();
+                ids.extend(map.bos);
+                durations.extend(map.bos.map(|_| 0.0));
+                if let Some(b) = map.blank {
+                    ids.push(b);
+                    durations.push(0.0);
+                }
+                for (s, d) in symbols.iter().zip(&c.durations) {
+                    let mut chars = s.chars();
+                    let (Some(ch), None) = (chars.next(), chars.next()) else {
+                        bail!("{}: \"{s}\" is not one phoneme symbol", path.display());
+                    };
+                    ids.extend(map.encode(&ch.to_string())?.into_iter().filter(|&i| {
+                        Some(i) != map.blank && Some(i) != map.bos && Some(i) != map.eos
+                    }));
+                    durations.push(*d);
+                    if let Some(b) = map.blank {
+                        ids.push(b);
+                        durations.push(0.0);
+                    }
+                }
+                ids.extend(map.eos);
+                durations.extend(map.eos.map(|_| 0.0));
+                (ids, durations)
+            }
+            _ => unreachable!("read_conditioning checks that exactly one is given"),
+        };
+    let mel = synth.mel(&ids, Some(&durations), opts)?;
+    let samples = synth.vocode(&mel.mel)?;
+    write(
+        output,
+        Audio {
+            samples,
+            sample_rate: synth.sample_rate(),
+        },
+        args.synth.sample_rate,
+    )?;
+    if let Some(plot) = &args.plot {
+        write_plot(plot, &[mel])?;
+    }
+    Ok(())
+}
+
+fn render_mel(args: &RenderArgs, path: &Path) -> Result<()> {
+    let output = args
+        .output
+        .as_ref()
+        .context("--mel renders one file: give -o FILE.wav")?;
+    let mut synth = synthesizer(&args.synth, false)?;
+    let mel = read_mel(path)?;
+    let samples = synth.vocode(&mel)?;
+    write(
+        output,
+        Audio {
+            samples,
+            sample_rate: synth.sample_rate(),
+        },
+        args.synth.sample_rate,
+    )?;
+    if let Some(plot) = &args.plot {
+        write_plot(
+            plot,
+            &[MelOutput {
+                mel,
+                alignment: Vec::new(),
+            }],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
+    let voice = load_voice(args.voice.as_deref())?;
+    let synth = Synthesizer::new(&voice, Some(phase_vocoder(&voice.config.mel, 0)))?;
+    let text = match args.text {
+        Some(t) => t,
+        None => read_stdin()?,
+    };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let sentences = synth.sentences(line)?;
+        if args.json {
+            for s in sentences {
+                println!(
+                    "{}",
+                    serde_json::json!({"text": s.text, "phonemes": s.phonemes, "ids": s.ids})
+                );
+            }
+        } else {
+            println!(
+                "{}",
+                sentences
+                    .iter()
+                    .map(|s| s.phonemes.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! `mellow voices`: the built-in voice and the voice files in the voice folder.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::Voice;
+
+#[derive(Args)]
+pub struct VoicesArgs {
+    /// Folder to look in (default: $MELLOW_VOICES, else ~/.local/share/mellow/voices).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// Where `--voice NAME` and `mellow voices` look for voice files.
+pub fn voice_dir() -> Option<PathBuf> {
+    std::env::var_os("MELLOW_VOICES")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/mellow/voices"))
+        })
+}
+
+pub fn run(args: VoicesArgs) -> Result<()> {
+    match default_voice() {
+        Some(Ok(v)) => println!("(built-in)\t{}\t{}", v.config.name, v.config.license),
+        Some(Err(e)) => println!("(built-in)\tunusable: {e}"),
+        None => println!("(built-in)\tnone in this build: pass --voice FILE"),
+    }
+    let Some(dir) = args.dir.or_else(voice_dir) else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        match Voice::load(&path) {
+            Ok(v) => println!(
+                "{}\t{}\t{}",
+                path.display(),
+                v.config.name,
+                v.config.license
+            ),
+            Err(e) => println!("{}\tunusable: {e}", path.display()),
+        }
+    }
+    Ok(())
+}

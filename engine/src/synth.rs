@@ -1,0 +1,460 @@
+//! The engine's face: a loaded voice that turns text, phonemes, conditioning or mels into audio.
+//! The top level reads like the pipeline: text → phonemes → encoder → durations → prior →
+//! sampler → mel → vocoder → PCM.
+
+use candle_core::{Device, Tensor};
+
+use crate::audio::{resample::resample, MelConfig};
+use crate::error::{candle_message, Error, Result};
+use crate::model::noise::NoiseSource;
+use crate::model::{AcousticModel, Sampler};
+use crate::text::{self, PhonemeMap, Sentence};
+use crate::vocoder::hifigan::HifiGan;
+use crate::vocoder::phase::PhaseVocoder;
+use crate::vocoder::vocos::Vocos;
+use crate::vocoder::{Vocoder, VocoderConfig};
+use crate::voice::{Voice, VoiceConfig};
+
+/// Longest phoneme sequence sent to the model at once; longer sentences are an error that says
+/// to add punctuation (attention cost grows with the square of the length).
+pub const MAX_PHONEME_IDS: usize = 2000;
+/// Pause inserted between sentences, in seconds.
+pub const SENTENCE_PAUSE: f32 = 0.2;
+
+/// Run-time knobs; `None` takes the voice's default.
+#[derive(Debug, Clone)]
+pub struct SynthesisOptions {
+    pub steps: Option<usize>,
+    pub temperature: Option<f64>,
+    pub sampler: Option<Sampler>,
+    /// Speaking rate: 2.0 speaks twice as fast.
+    pub rate: Option<f32>,
+    pub seed: u64,
+    pub speaker: usize,
+}
+
+impl Default for SynthesisOptions {
+    fn default() -> Self {
+        Self {
+            steps: None,
+            temperature: None,
+            sampler: None,
+            rate: None,
+            seed: 0,
+            speaker: 0,
+        }
+    }
+}
+
+/// Settings with every default resolved and checked.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedOptions {
+    pub steps: usize,
+    pub temperature: f64,
+    pub sampler: Sampler,
+    pub rate: f32,
+    pub seed: u64,
+    pub speaker: usize,
+}
+
+/// A mel spectrogram with what produced it.
+#[derive(Debug, Clone)]
+pub struct MelOutput {
+    /// `[1, n_mels, frames]`
+    pub mel: Tensor,
+    /// Phoneme symbols and their frame counts (empty when the mel was given).
+    pub alignment: Vec<(String, usize)>,
+}
+
+/// Mono audio.
+#[derive(Debug, Clone)]
+pub struct Audio {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+}
+
+impl Audio {
+    pub fn duration_seconds(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
+
+    /// Converts to another rate (rubato's FFT resampler).
+    pub fn resampled(self, rate: u32) -> Result<Audio> {
+        if rate == self.sample_rate {
+            return Ok(self);
+        }
+        if !(8_000..=384_000).contains(&rate) {
+            return Err(Error::input(format!(
+                "sample rate {rate} Hz is outside 8000..384000 Hz"
+            )));
+        }
+        let samples = resample(&self.samples, self.sample_rate, rate).map_err(Error::input)?;
+        Ok(Audio {
+            samples,
+            sample_rate: rate,
+        })
+    }
+}
+
+/// A voice's acoustic model, ready to synthesise.
+pub struct Synthesizer {
+    config: VoiceConfig,
+    acoustic: Option<AcousticModel>,
+    vocoder: Box<dyn Vocoder>,
+    vocoder_mel: MelConfig,
+}
+
+/// Builds the vocoder a voice or vocoder file describes.
+pub fn load_vocoder(voice: &Voice) -> Result<(Box<dyn Vocoder>, MelConfig)> {
+    let cfg = voice
+        .config
+        .vocoder
+        .clone()
+        .ok_or_else(|| Error::voice(format!("{} holds no vocoder", voice.origin)))?;
+    let mel = voice.config.mel.clone();
+    let vb = voice.var_builder().pp("vocoder");
+    let wrap = |e: candle_core::Error| {
+        Error::voice(format!(
+            "{}: vocoder weights do not fit its config: {}",
+            voice.origin,
+            candle_message(&e)
+        ))
+    };
+    let vocoder: Box<dyn Vocoder> = match &cfg {
+        VocoderConfig::Vocos {
+            input_channels,
+            dim,
+            intermediate_dim,
+            num_layers,
+            n_fft,
+            hop_length,
+            padding,
+        } => Box::new(
+            Vocos::new(
+                *input_channels,
+                *dim,
+                *intermediate_dim,
+                *num_layers,
+                *n_fft,
+                *hop_length,
+                padding,
+                vb,
+            )
+            .map_err(wrap)?,
+        ),
+        VocoderConfig::Hifigan { .. } => Box::new(HifiGan::new(&cfg, vb).map_err(wrap)?),
+        VocoderConfig::Phase { iterations } => Box::new(PhaseVocoder::new(&mel, *iterations)),
+    };
+    Ok((vocoder, mel))
+}
+
+/// The weights-free vocoder for a mel setting.
+pub fn phase_vocoder(mel: &MelConfig, iterations: usize) -> (Box<dyn Vocoder>, MelConfig) {
+    (Box::new(PhaseVocoder::new(mel, iterations)), mel.clone())
+}
+
+impl Synthesizer {
+    /// Loads `voice`; the vocoder comes from `vocoder` when given, else from the voice file, else
+    /// the weights-free phase vocoder.
+    pub fn new(voice: &Voice, vocoder: Option<(Box<dyn Vocoder>, MelConfig)>) -> Result<Self> {
+        let acoustic = match &voice.config.acoustic {
+            Some(cfg) => Some(AcousticModel::new(cfg, voice.var_builder()).map_err(|e| {
+                Error::voice(format!(
+                    "{}: the weights do not fit the config: {}",
+                    voice.origin,
+                    candle_message(&e)
+                ))
+            })?),
+            None => None,
+        };
+        let (vocoder, vocoder_mel) = match vocoder {
+            Some(v) => v,
+            None if voice.config.vocoder.is_some() => load_vocoder(voice)?,
+            None => phase_vocoder(&voice.config.mel, 32),
+        };
+        if vocoder_mel.n_mels != voice.config.mel.n_mels
+            || vocoder_mel.hop_length != voice.config.mel.hop_length
+            || vocoder_mel.sample_rate != voice.config.mel.sample_rate
+        {
+            return Err(Error::input(format!(
+                "the vocoder expects {} mel bands, hop {} at {} Hz; the voice makes {} bands, hop {} at {} Hz",
+                vocoder_mel.n_mels, vocoder_mel.hop_length, vocoder_mel.sample_rate,
+                voice.config.mel.n_mels, voice.config.mel.hop_length, voice.config.mel.sample_rate
+            )));
+        }
+        Ok(Self {
+            config: voice.config.clone(),
+            acoustic,
+            vocoder,
+            vocoder_mel,
+        })
+    }
+
+    pub fn config(&self) -> &VoiceConfig {
+        &self.config
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.vocoder_mel.sample_rate
+    }
+
+    pub fn vocoder_name(&self) -> &'static str {
+        self.vocoder.name()
+    }
+
+    fn acoustic(&self) -> Result<&AcousticModel> {
+        self.acoustic.as_ref().ok_or_else(|| Error::input("this file holds only a vocoder: give a mel (--mel) or a voice with an acoustic model"))
+    }
+
+    fn phoneme_map(&self) -> Result<&PhonemeMap> {
+        self.config
+            .phonemes
+            .as_ref()
+            .ok_or_else(|| Error::input("this voice has no phoneme map"))
+    }
+
+    /// Fills in the voice's defaults and checks the ranges.
+    pub fn resolve(&self, opts: &SynthesisOptions) -> Result<ResolvedOptions> {
+        let d = &self.config.defaults;
+        let sampler = match opts.sampler {
+            Some(s) => s,
+            None => d.sampler.parse().map_err(Error::voice)?,
+        };
+        let resolved = ResolvedOptions {
+            steps: opts.steps.unwrap_or(d.steps),
+            temperature: opts.temperature.unwrap_or(d.temperature),
+            sampler,
+            rate: opts.rate.unwrap_or(d.rate),
+            seed: opts.seed,
+            speaker: opts.speaker,
+        };
+        if !(1..=1000).contains(&resolved.steps) {
+            return Err(Error::input(format!(
+                "steps must be 1..=1000 (got {})",
+                resolved.steps
+            )));
+        }
+        if !(resolved.temperature.is_finite() && (0.0..=10.0).contains(&resolved.temperature)) {
+            return Err(Error::input(format!(
+                "temperature must be 0..=10 (got {})",
+                resolved.temperature
+            )));
+        }
+        if !(resolved.rate.is_finite() && (0.1..=10.0).contains(&resolved.rate)) {
+            return Err(Error::input(format!(
+                "rate must be 0.1..=10 (got {})",
+                resolved.rate
+            )));
+        }
+        if let Some(a) = &self.acoustic {
+            let objective = a.config().objective;
+            let fits = match objective {
+                crate::model::config::DecoderObjective::FlowMatching => sampler.is_flow_matching(),
+                crate::model::config::DecoderObjective::ScoreDiffusion => {
+                    !sampler.is_flow_matching()
+                }
+            };
+            if !fits {
+                return Err(Error::input(format!(
+                    "sampler `{sampler}` does not fit this voice's decoder ({objective:?}): use {}",
+                    if sampler.is_flow_matching() {
+                        "ode or sde"
+                    } else {
+                        "euler, heun or midpoint"
+                    }
+                )));
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Text → sentences with phonemes and ids.
+    pub fn sentences(&self, text: &str) -> Result<Vec<Sentence>> {
+        self.acoustic()?;
+        text::text_to_sentences(text, &self.config.language, self.phoneme_map()?)
+    }
+
+    /// Phonemes given directly (IPA, the voice's symbols) → one sentence.
+    pub fn phoneme_sentence(&self, phonemes: &str) -> Result<Sentence> {
+        let phonemes = phonemes.split_whitespace().collect::<Vec<_>>().join(" ");
+        if phonemes.is_empty() {
+            return Err(Error::input("the phoneme string is empty"));
+        }
+        let ids = self.phoneme_map()?.encode(&phonemes)?;
+        Ok(Sentence {
+            text: phonemes.clone(),
+            phonemes,
+            ids,
+        })
+    }
+
+    fn check_ids(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Err(Error::input("nothing to speak: no phonemes"));
+        }
+        if ids.len() > MAX_PHONEME_IDS {
+            return Err(Error::input(format!(
+                "a sentence of {} phoneme ids is longer than {MAX_PHONEME_IDS}: split it with punctuation",
+                ids.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Symbols of `ids` for alignment display (blanks shown as empty strings).
+    fn symbols(&self, ids: &[i64]) -> Vec<String> {
+        let map = self.config.phonemes.as_ref();
+        ids.iter()
+            .map(|id| {
+                map.and_then(|m| {
+                    m.symbols
+                        .iter()
+                        .find(|(_, v)| *v == id)
+                        .map(|(k, _)| k.clone())
+                })
+                .filter(|s| s != "_")
+                .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Phoneme ids → mel, with durations from the model (scaled by the rate) or given per id.
+    pub fn mel(
+        &self,
+        ids: &[i64],
+        durations: Option<&[f32]>,
+        opts: &ResolvedOptions,
+    ) -> Result<MelOutput> {
+        self.check_ids(ids)?;
+        let model = self.acoustic()?;
+        let speaker = model
+            .speaker(opts.speaker)
+            .map_err(|e| Error::input(e.to_string()))?;
+        let (mu, logw) = model.encode(ids, speaker.as_ref())?;
+        let durations = match durations {
+            Some(d) => {
+                if d.len() != ids.len() {
+                    return Err(Error::input(format!(
+                        "{} durations for {} phoneme ids",
+                        d.len(),
+                        ids.len()
+                    )));
+                }
+                d.iter().map(|f| f / opts.rate).collect()
+            }
+            None => AcousticModel::durations(&logw, 1.0 / opts.rate),
+        };
+        let prior = model.expand(&mu, &durations)?;
+        let mut noise = NoiseSource::new(opts.seed);
+        let device = Device::Cpu;
+        let shape = prior.mu.dims().to_vec();
+        let start = noise.normal(&shape, &device)?;
+        let mut step_noise = || noise.normal(&shape, &device);
+        let mel = model.decode(
+            &prior,
+            opts.sampler,
+            opts.steps,
+            opts.temperature,
+            &start,
+            speaker.as_ref(),
+            &mut step_noise,
+        )?;
+        check_finite(&mel, "the acoustic model")?;
+        let mut alignment = Vec::with_capacity(ids.len());
+        let mut start_frame = 0f32;
+        for (symbol, d) in self.symbols(ids).into_iter().zip(&durations) {
+            let end = start_frame + d;
+            alignment.push((
+                symbol,
+                (end.floor() as usize).saturating_sub(start_frame.floor() as usize),
+            ));
+            start_frame = end;
+        }
+        Ok(MelOutput { mel, alignment })
+    }
+
+    /// Mel `[1, n_mels, T]` → samples at the voice's rate, never louder than full scale.
+    pub fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
+        let (_, bands, frames) = mel.dims3().map_err(|_| {
+            Error::input(format!(
+                "a mel must be [n_mels, frames]; got shape {:?}",
+                mel.dims()
+            ))
+        })?;
+        if bands != self.vocoder_mel.n_mels {
+            return Err(Error::input(format!(
+                "the mel has {bands} bands; this vocoder expects {}",
+                self.vocoder_mel.n_mels
+            )));
+        }
+        if frames == 0 {
+            return Err(Error::input("the mel has no frames"));
+        }
+        check_finite(mel, "the mel")?;
+        let mut samples = self.vocoder.vocode(mel)?;
+        limit(&mut samples);
+        Ok(samples)
+    }
+
+    /// A whole text: every sentence synthesised and joined with short pauses.
+    pub fn speak(
+        &mut self,
+        text: &str,
+        opts: &SynthesisOptions,
+    ) -> Result<(Audio, Vec<MelOutput>)> {
+        let resolved = self.resolve(opts)?;
+        let sentences = self.sentences(text)?;
+        self.speak_sentences(&sentences, &resolved, |_, _| {})
+    }
+
+    /// Synthesises sentences in order, calling `progress(done, total)` after each.
+    pub fn speak_sentences(
+        &mut self,
+        sentences: &[Sentence],
+        opts: &ResolvedOptions,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<(Audio, Vec<MelOutput>)> {
+        let pause = vec![0f32; (SENTENCE_PAUSE * self.sample_rate() as f32) as usize];
+        let mut samples = Vec::new();
+        let mut mels = Vec::with_capacity(sentences.len());
+        for (i, sentence) in sentences.iter().enumerate() {
+            let mel = self.mel(&sentence.ids, None, opts)?;
+            if i > 0 {
+                samples.extend_from_slice(&pause);
+            }
+            samples.extend(self.vocode(&mel.mel)?);
+            mels.push(mel);
+            progress(i + 1, sentences.len());
+        }
+        Ok((
+            Audio {
+                samples,
+                sample_rate: self.sample_rate(),
+            },
+            mels,
+        ))
+    }
+}
+
+fn check_finite(t: &Tensor, what: &str) -> Result<()> {
+    let bad = t
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .iter()
+        .any(|v| !v.is_finite());
+    if bad {
+        return Err(Error::numeric(format!(
+            "{what} produced NaN or infinite values; the voice file may be damaged"
+        )));
+    }
+    Ok(())
+}
+
+/// Scales the signal down if it would clip, so a bad model never sends a full-scale burst.
+fn limit(samples: &mut [f32]) {
+    let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+    if peak > 0.99 {
+        let gain = 0.95 / peak;
+        samples.iter_mut().for_each(|s| *s *= gain);
+    }
+}

@@ -1,0 +1,107 @@
+//! Reading and writing voice files (safetensors + JSON metadata).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use super::config::VoiceConfig;
+use crate::error::{Error, Result};
+
+/// The metadata key holding the JSON config.
+pub const METADATA_KEY: &str = "mellow";
+
+/// A loaded voice file: its config and its weights.
+#[derive(Clone)]
+pub struct Voice {
+    pub config: VoiceConfig,
+    tensors: HashMap<String, Tensor>,
+    /// Where it came from, for messages.
+    pub origin: String,
+}
+
+impl Voice {
+    pub fn new(
+        config: VoiceConfig,
+        tensors: HashMap<String, Tensor>,
+        origin: impl Into<String>,
+    ) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            tensors,
+            origin: origin.into(),
+        })
+    }
+
+    /// Reads a voice file; a missing, truncated or corrupt file is an error naming it.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::voice(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self> {
+        let corrupt = |e: String| {
+            Error::voice(format!(
+                "{origin} is not a valid voice file (truncated or corrupt?): {e}"
+            ))
+        };
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let json = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(METADATA_KEY))
+            .ok_or_else(|| Error::voice(format!("{origin} has no `{METADATA_KEY}` config: it is a safetensors file but not a Mellow voice (convert checkpoints with `mellow convert`)")))?;
+        let config: VoiceConfig = serde_json::from_str(json)
+            .map_err(|e| Error::voice(format!("{origin}: the config is not valid: {e}")))?;
+        config
+            .validate()
+            .map_err(|e| Error::voice(format!("{origin}: {e}")))?;
+        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+            .map_err(|e| corrupt(e.to_string()))?;
+        Ok(Self {
+            config,
+            tensors,
+            origin: origin.to_string(),
+        })
+    }
+
+    pub fn tensors(&self) -> &HashMap<String, Tensor> {
+        &self.tensors
+    }
+
+    /// Weights as f32 for model construction; missing or mis-shaped tensors fail there, by name.
+    pub fn var_builder(&self) -> VarBuilder<'static> {
+        VarBuilder::from_tensors(self.tensors.clone(), DType::F32, &Device::Cpu)
+    }
+
+    /// Number of parameters stored.
+    pub fn parameter_count(&self) -> usize {
+        self.tensors.values().map(|t| t.elem_count()).sum()
+    }
+
+    /// Writes the voice atomically (temp file in the same folder, then rename). With `half`, float
+    /// weights are stored as f16.
+    pub fn save(&self, path: &Path, half: bool) -> Result<()> {
+        let json = serde_json::to_string(&self.config)
+            .map_err(|e| Error::output(format!("voice config: {e}")))?;
+        let mut tensors: Vec<(String, Tensor)> = Vec::with_capacity(self.tensors.len());
+        for (name, t) in &self.tensors {
+            let t = if half && t.dtype().is_float() {
+                t.to_dtype(DType::F16)?
+            } else {
+                t.clone()
+            };
+            tensors.push((name.clone(), t.contiguous()?));
+        }
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        let metadata = HashMap::from([(METADATA_KEY.to_string(), json)]);
+        let bytes =
+            safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
+                .map_err(|e| Error::output(format!("encoding the voice file: {e}")))?;
+        crate::audio::wav::write_atomic(path, &bytes)
+    }
+}

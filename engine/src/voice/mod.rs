@@ -1,0 +1,9 @@
+//! Voice files: one safetensors file whose metadata holds the JSON config (sizes, mel settings,
+//! phoneme map, sampler defaults, provenance, license) and whose tensors hold the weights.
+
+pub mod config;
+pub mod embedded;
+pub mod file;
+
+pub use config::{SynthesisDefaults, VoiceConfig};
+pub use file::Voice;
