@@ -87,10 +87,13 @@ pub struct RenderArgs {
 pub struct PhonemizeArgs {
     /// Text (default: standard input, one utterance per line).
     pub text: Option<String>,
-    /// Voice whose phoneme map gives the ids (default: the built-in voice).
+    /// Voice whose phoneme map gives the ids; without one only phonemes are printed.
     #[arg(long)]
     pub voice: Option<PathBuf>,
-    /// Print JSON lines {"text", "phonemes", "ids"} instead of phonemes.
+    /// espeak-ng language when no voice is given.
+    #[arg(long, default_value = "en-us")]
+    pub language: String,
+    /// Print one JSON object per sentence: {"line", "text", "phonemes"[, "ids"]}.
     #[arg(long)]
     pub json: bool,
 }
@@ -466,30 +469,36 @@ fn render_mel(args: &RenderArgs, path: &Path) -> Result<()> {
 }
 
 pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
-    let voice = load_voice(args.voice.as_deref())?;
-    let synth = Synthesizer::new(&voice, Some(phase_vocoder(&voice.config.mel, 0)))?;
+    let voice = args.voice.as_deref().map(|p| load_voice(Some(p))).transpose()?;
+    let (language, map) = match &voice {
+        Some(v) => (v.config.language.clone(), v.config.phonemes.clone().context("this voice has no phoneme map")?),
+        // Without a voice the ids are not printed; any map serves to run the front end.
+        None => (args.language.clone(), mellow_engine::text::PhonemeMap::matcha()),
+    };
     let text = match args.text {
         Some(t) => t,
         None => read_stdin()?,
     };
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let sentences = synth.sentences(line)?;
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let sentences = match mellow_engine::text::text_to_sentences(line, &language, &map) {
+            Ok(s) => s,
+            // In JSON mode a bad line is reported and skipped, so a corpus run goes on.
+            Err(e) if args.json => {
+                println!("{}", serde_json::json!({"line": n, "error": e.to_string()}));
+                continue;
+            }
+            Err(e) => return Err(anyhow::anyhow!("line {}: {e}", n + 1)),
+        };
         if args.json {
             for s in sentences {
-                println!(
-                    "{}",
-                    serde_json::json!({"text": s.text, "phonemes": s.phonemes, "ids": s.ids})
-                );
+                let mut obj = serde_json::json!({"line": n, "text": s.text, "phonemes": s.phonemes});
+                if voice.is_some() {
+                    obj["ids"] = serde_json::json!(s.ids);
+                }
+                println!("{obj}");
             }
         } else {
-            println!(
-                "{}",
-                sentences
-                    .iter()
-                    .map(|s| s.phonemes.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
+            println!("{}", sentences.iter().map(|s| s.phonemes.as_str()).collect::<Vec<_>>().join(" "));
         }
     }
     Ok(())

@@ -263,9 +263,9 @@ pub fn normalize(text: &str) -> String {
             match c.get(3) {
                 Some(ap) => {
                     let marker = if ap.as_str().eq_ignore_ascii_case("a") {
-                        "A M"
+                        "AM"
                     } else {
-                        "P M"
+                        "PM"
                     };
                     let end = match c.get(4) {
                         Some(_) => sentence_end(c.get(5)),
@@ -345,7 +345,7 @@ mod tests {
     fn money() {
         assert_eq!(
             normalize("It costs $47.99 today."),
-            "It costs forty-seven dollars and ninety-nine cents today."
+            "It costs forty seven dollars and ninety nine cents today."
         );
         assert_eq!(normalize("$1"), "one dollar");
         assert_eq!(normalize("$5 million"), "five million dollars");
@@ -356,14 +356,14 @@ mod tests {
     fn clock_times() {
         assert_eq!(
             normalize("It's 7:45 a.m. and late."),
-            "It's seven forty-five A M and late."
+            "It's seven forty five AM and late."
         );
         assert_eq!(
             normalize("Meet at 7:45 a.m. Then go."),
-            "Meet at seven forty-five A M. Then go."
+            "Meet at seven forty five AM. Then go."
         );
         assert_eq!(normalize("at 10:00"), "at ten o'clock");
-        assert_eq!(normalize("at 9:05 PM"), "at nine oh five P M");
+        assert_eq!(normalize("at 9:05 PM"), "at nine oh five PM");
     }
 
     #[test]
@@ -374,7 +374,7 @@ mod tests {
         );
         assert_eq!(
             normalize("a 98.6°F fever"),
-            "a ninety-eight point six degrees Fahrenheit fever"
+            "a ninety eight point six degrees Fahrenheit fever"
         );
     }
 
@@ -384,8 +384,8 @@ mod tests {
             normalize("1,250 soldiers"),
             "one thousand two hundred fifty soldiers"
         );
-        assert_eq!(normalize("the 21st floor"), "the twenty-first floor");
-        assert_eq!(normalize("in 1999"), "in nineteen ninety-nine");
+        assert_eq!(normalize("the 21st floor"), "the twenty first floor");
+        assert_eq!(normalize("in 1999"), "in nineteen ninety nine");
         assert_eq!(
             normalize("3.14 and 50%"),
             "three point one four and fifty percent"

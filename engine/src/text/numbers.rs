@@ -41,7 +41,7 @@ fn below_hundred(n: u64) -> String {
     } else if n % 10 == 0 {
         TENS[(n / 10) as usize].to_string()
     } else {
-        format!("{}-{}", TENS[(n / 10) as usize], ONES[(n % 10) as usize])
+        format!("{} {}", TENS[(n / 10) as usize], ONES[(n % 10) as usize])
     }
 }
 
@@ -77,10 +77,10 @@ pub fn cardinal(n: u64) -> String {
     words.join(" ")
 }
 
-/// `21` → "twenty-first".
+/// `21` → "twenty first".
 pub fn ordinal(n: u64) -> String {
     let words = cardinal(n);
-    let (head, last) = match words.rfind([' ', '-']) {
+    let (head, last) = match words.rfind(" ") {
         Some(i) => (&words[..=i], &words[i + 1..]),
         None => ("", words.as_str()),
     };
@@ -98,8 +98,8 @@ pub fn ordinal(n: u64) -> String {
     format!("{head}{last}")
 }
 
-/// A year the way people say it: 1999 → "nineteen ninety-nine", 2005 → "two thousand five",
-/// 1900 → "nineteen hundred", 2024 → "twenty twenty-four".
+/// A year the way people say it: 1999 → "nineteen ninety nine", 2005 → "two thousand five",
+/// 1900 → "nineteen hundred", 2024 → "twenty twenty four".
 pub fn year(n: u64) -> String {
     let (hi, lo) = (n / 100, n % 100);
     if (2000..2010).contains(&n) || n < 1000 || n >= 10_000 {
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn cardinals() {
         assert_eq!(cardinal(0), "zero");
-        assert_eq!(cardinal(47), "forty-seven");
+        assert_eq!(cardinal(47), "forty seven");
         assert_eq!(cardinal(1250), "one thousand two hundred fifty");
         assert_eq!(cardinal(1_000_001), "one million one");
     }
@@ -192,13 +192,13 @@ mod tests {
     #[test]
     fn ordinals_and_years() {
         assert_eq!(ordinal(1), "first");
-        assert_eq!(ordinal(21), "twenty-first");
+        assert_eq!(ordinal(21), "twenty first");
         assert_eq!(ordinal(40), "fortieth");
         assert_eq!(ordinal(112), "one hundred twelfth");
-        assert_eq!(year(1999), "nineteen ninety-nine");
+        assert_eq!(year(1999), "nineteen ninety nine");
         assert_eq!(year(2005), "two thousand five");
         assert_eq!(year(1905), "nineteen oh five");
-        assert_eq!(year(2024), "twenty twenty-four");
+        assert_eq!(year(2024), "twenty twenty four");
     }
 
     #[test]
