@@ -64,6 +64,22 @@ enum Kind {
         /// The decoder was trained as a score (Grad-TTS-style diffusion), not a flow.
         #[arg(long)]
         score_diffusion: bool,
+        /// A Piper voice config (JSON with `phoneme_id_map`) whose ids the model was trained on;
+        /// without it the Matcha-TTS symbol table is used.
+        #[arg(long)]
+        phoneme_map: Option<PathBuf>,
+        /// Default sampler steps stored in the voice.
+        #[arg(long, default_value_t = 4)]
+        steps: usize,
+        /// Default sampler stored in the voice.
+        #[arg(long, default_value = "heun")]
+        sampler: String,
+        /// Default temperature stored in the voice.
+        #[arg(long, default_value_t = 0.667)]
+        temperature: f64,
+        /// Provenance recorded in the voice (default: the checkpoint's name).
+        #[arg(long)]
+        provenance: Option<String>,
     },
     /// A HiFi-GAN generator → a vocoder file.
     Hifigan {
@@ -91,6 +107,11 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             decoder_heads,
             vocoder,
             score_diffusion,
+            phoneme_map,
+            steps,
+            sampler,
+            temperature,
+            provenance,
         } => {
             let tensors = read_checkpoint(&common.input, &["state_dict"])?;
             let mut acoustic = matcha_config(&tensors, encoder_heads, decoder_heads)?;
@@ -123,22 +144,29 @@ pub fn run(args: ConvertArgs) -> Result<()> {
                 name,
                 language: "en-us".into(),
                 mel: MelConfig::default(),
-                phonemes: Some(PhonemeMap::matcha()),
+                phonemes: Some(match &phoneme_map {
+                    Some(path) => piper_phoneme_map(path)?,
+                    None => PhonemeMap::matcha(),
+                }),
                 acoustic: Some(acoustic),
                 vocoder: vocoder_cfg,
                 defaults: SynthesisDefaults {
-                    sampler: if score_diffusion {
+                    sampler: if score_diffusion && sampler == "heun" {
                         "ode".into()
                     } else {
-                        "heun".into()
+                        sampler
                     },
-                    ..Default::default()
+                    steps,
+                    temperature,
+                    rate: 1.0,
                 },
-                espeak_version: None,
-                provenance: format!(
-                    "converted from the Matcha-TTS checkpoint {}",
-                    file_name(&common.input)
-                ),
+                espeak_version: Some(mellow_engine::text::espeak::version()?.0),
+                provenance: provenance.unwrap_or_else(|| {
+                    format!(
+                        "converted from the Matcha-TTS checkpoint {}",
+                        file_name(&common.input)
+                    )
+                }),
                 license: common.license.clone(),
             };
             save(config, tensors, &common)
@@ -177,6 +205,38 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             vocoder_file(cfg, tensors, &common, "Vocos checkpoint")
         }
     }
+}
+
+/// Piper's `phoneme_id_map` (symbol → [id]) with its pad `_`, start `^` and end `$` markers.
+fn piper_phoneme_map(path: &Path) -> Result<PhonemeMap> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let map = json
+        .get("phoneme_id_map")
+        .and_then(|m| m.as_object())
+        .with_context(|| format!("{} has no phoneme_id_map", path.display()))?;
+    let mut symbols = HashMap::new();
+    for (symbol, ids) in map {
+        let id = ids
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|v| v.as_i64())
+            .with_context(|| format!("phoneme `{symbol}` has no id"))?;
+        symbols.insert(symbol.clone(), id);
+    }
+    let marker = |s: &str| symbols.get(s).copied();
+    let (blank, bos, eos) = (marker("_"), marker("^"), marker("$"));
+    for m in ["_", "^", "$"] {
+        symbols.remove(m);
+    }
+    Ok(PhonemeMap {
+        symbols,
+        blank,
+        bos,
+        eos,
+    })
 }
 
 fn stem(p: &Path) -> String {

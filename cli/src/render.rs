@@ -469,17 +469,34 @@ fn render_mel(args: &RenderArgs, path: &Path) -> Result<()> {
 }
 
 pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
-    let voice = args.voice.as_deref().map(|p| load_voice(Some(p))).transpose()?;
+    let voice = args
+        .voice
+        .as_deref()
+        .map(|p| load_voice(Some(p)))
+        .transpose()?;
     let (language, map) = match &voice {
-        Some(v) => (v.config.language.clone(), v.config.phonemes.clone().context("this voice has no phoneme map")?),
+        Some(v) => (
+            v.config.language.clone(),
+            v.config
+                .phonemes
+                .clone()
+                .context("this voice has no phoneme map")?,
+        ),
         // Without a voice the ids are not printed; any map serves to run the front end.
-        None => (args.language.clone(), mellow_engine::text::PhonemeMap::matcha()),
+        None => (
+            args.language.clone(),
+            mellow_engine::text::PhonemeMap::matcha(),
+        ),
     };
     let text = match args.text {
         Some(t) => t,
         None => read_stdin()?,
     };
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let sentences = match mellow_engine::text::text_to_sentences(line, &language, &map) {
             Ok(s) => s,
             // In JSON mode a bad line is reported and skipped, so a corpus run goes on.
@@ -491,14 +508,22 @@ pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
         };
         if args.json {
             for s in sentences {
-                let mut obj = serde_json::json!({"line": n, "text": s.text, "phonemes": s.phonemes});
+                let mut obj =
+                    serde_json::json!({"line": n, "text": s.text, "phonemes": s.phonemes});
                 if voice.is_some() {
                     obj["ids"] = serde_json::json!(s.ids);
                 }
                 println!("{obj}");
             }
         } else {
-            println!("{}", sentences.iter().map(|s| s.phonemes.as_str()).collect::<Vec<_>>().join(" "));
+            println!(
+                "{}",
+                sentences
+                    .iter()
+                    .map(|s| s.phonemes.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
         }
     }
     Ok(())
