@@ -17,7 +17,12 @@ pub fn read_checkpoint(path: &Path, keys: &[&str]) -> Result<HashMap<String, Ten
         return candle_core::safetensors::load(path, &Device::Cpu)
             .with_context(|| format!("cannot read {}", path.display()));
     }
+    // Our own reader first: it also reads checkpoints holding arbitrary Python objects.
     let mut errors = Vec::new();
+    match crate::pickle::read_torch_zip(path, keys) {
+        Ok(t) => return Ok(t),
+        Err(e) => errors.push(format!("{e:#}")),
+    }
     for key in keys.iter().map(|k| Some(*k)).chain([None]) {
         match candle_core::pickle::read_all_with_key(path, key) {
             Ok(list) if !list.is_empty() => return Ok(list.into_iter().collect()),

@@ -4,6 +4,7 @@ mod checkpoint;
 mod convert;
 mod info;
 mod inputs;
+mod pickle;
 mod plot;
 mod render;
 mod voices;

@@ -59,12 +59,19 @@ def wordnet_examples():
 def bible_sentences():
     """Sentences of the King James Bible (public domain), from Debian's bible-kjv."""
     text = subprocess.run(["bible", "Gen1:1-Rev22:21"], capture_output=True, text=True, check=True).stdout
-    out = []
+    # The range listing prints a "Book N" heading after a blank line, then "  N text" verses whose
+    # long lines wrap onto unindented continuation lines.
+    verses, prev_blank = [], True
     for line in text.splitlines():
-        m = re.match(r"^\S+\d+:\d+\s+(.*)$", line)
-        if not m:
-            continue
-        for s in re.split(r"(?<=[.?!])\s+", m.group(1)):
+        m = re.match(r"^\s+\d+ (.*)$", line)
+        if m:
+            verses.append(m.group(1))
+        elif line.strip() and not prev_blank and verses:
+            verses[-1] += " " + line.strip()
+        prev_blank = not line.strip()
+    out = []
+    for verse in verses:
+        for s in re.split(r"(?<=[.?!])\s+", verse):
             if 5 <= len(s.split()) <= 30 and s[-1] in ".?!":
                 out.append(s)
     return out

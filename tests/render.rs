@@ -1,0 +1,403 @@
+//! `mellow render` end to end: every input kind, every option, checked on the WAV files it writes.
+
+mod common;
+
+use common::*;
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn text_argument_renders_a_finite_non_silent_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.wav");
+    let voice = test_voice();
+    let o = run(
+        &[
+            "render",
+            "Hello world. How are you?",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--steps",
+            "2",
+        ],
+        None,
+    );
+    assert_ok(&o);
+    let (samples, rate) = read_wav(&out);
+    assert_eq!(rate, 22_050);
+    assert!(samples.len() > 22_050 / 4, "{} samples", samples.len());
+    assert!(rms(&samples) > 1e-3, "silent output");
+    assert!(samples.iter().all(|x| x.abs() <= 1.0));
+    // Nothing but the result is left in the folder (the temp file was renamed).
+    assert_eq!(files_in(dir.path()), vec!["x.wav"]);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_audio_and_another_seed_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    let render = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        assert_ok(&run(
+            &[
+                "render",
+                "Testing seeds.",
+                "--voice",
+                s(&voice),
+                "-o",
+                s(&out),
+                "--seed",
+                seed,
+                "--steps",
+                "2",
+            ],
+            None,
+        ));
+        std::fs::read(out).unwrap()
+    };
+    assert_eq!(render("a.wav", "7"), render("b.wav", "7"));
+    assert_ne!(render("a.wav", "7"), render("c.wav", "8"));
+}
+
+#[test]
+fn stdin_input_file_and_out_dir_render_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    let out = dir.path().join("stdin.wav");
+    assert_ok(&run(
+        &[
+            "render",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--steps",
+            "1",
+        ],
+        Some("From standard input.".as_bytes()),
+    ));
+    assert!(read_wav(&out).0.len() > 1000);
+
+    let input = dir.path().join("lines.txt");
+    std::fs::write(&input, "First line.\n\nSecond line here.\nThird.\n").unwrap();
+    let out_dir = dir.path().join("out");
+    assert_ok(&run(
+        &[
+            "render",
+            "--input",
+            s(&input),
+            "--out-dir",
+            s(&out_dir),
+            "--voice",
+            s(&voice),
+            "--steps",
+            "1",
+        ],
+        None,
+    ));
+    assert_eq!(files_in(&out_dir), vec!["0000.wav", "0001.wav", "0002.wav"]);
+}
+
+#[test]
+fn piper_json_lines_name_their_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    let a = dir.path().join("a.wav");
+    let b = dir.path().join("b.wav");
+    let lines = format!("{{\"text\": \"One.\", \"output_file\": \"{}\"}}\n{{\"text\": \"Two.\", \"output_file\": \"{}\"}}\n", s(&a), s(&b));
+    assert_ok(&run(
+        &[
+            "render",
+            "--json-input",
+            "--voice",
+            s(&voice),
+            "--steps",
+            "1",
+            "--out-dir",
+            s(dir.path()),
+        ],
+        Some(lines.as_bytes()),
+    ));
+    assert!(a.exists() && b.exists());
+}
+
+#[test]
+fn phonemes_conditioning_and_rate_control_the_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    // Per-symbol durations: the output is exactly their sum in frames.
+    let cond = dir.path().join("c.json");
+    std::fs::write(
+        &cond,
+        r#"{"phonemes": ["h", "ə", "l", "ˈ", "o", "ʊ"], "durations": [4, 6, 5, 0, 9, 7]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("c.wav");
+    assert_ok(&run(
+        &[
+            "render",
+            "--conditioning",
+            s(&cond),
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--steps",
+            "1",
+        ],
+        None,
+    ));
+    assert_eq!(read_wav(&out).0.len(), 31 * 256);
+    // Ids with durations, at half the rate: twice the frames.
+    std::fs::write(
+        &cond,
+        r#"{"ids": [0, 50, 0, 83, 0], "durations": [1, 5, 1, 6, 1]}"#,
+    )
+    .unwrap();
+    assert_ok(&run(
+        &[
+            "render",
+            "--conditioning",
+            s(&cond),
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--rate",
+            "0.5",
+        ],
+        None,
+    ));
+    assert_eq!(read_wav(&out).0.len(), 28 * 256);
+    // Raw phonemes, and the speaking rate shortens the model's own durations.
+    let slow = dir.path().join("slow.wav");
+    let fast = dir.path().join("fast.wav");
+    assert_ok(&run(
+        &[
+            "render",
+            "--phonemes",
+            "həlˈoʊ wˈɜːld",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&slow),
+            "--rate",
+            "0.5",
+            "--steps",
+            "1",
+        ],
+        None,
+    ));
+    assert_ok(&run(
+        &[
+            "render",
+            "--phonemes",
+            "həlˈoʊ wˈɜːld",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&fast),
+            "--rate",
+            "2",
+            "--steps",
+            "1",
+        ],
+        None,
+    ));
+    let (slow_len, fast_len) = (read_wav(&slow).0.len(), read_wav(&fast).0.len());
+    assert!(
+        slow_len > 3 * fast_len,
+        "rate 0.5 gave {slow_len} samples, rate 2 gave {fast_len}"
+    );
+}
+
+#[test]
+fn every_sampler_and_vocoder_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    let out = dir.path().join("x.wav");
+    for sampler in ["euler", "heun", "midpoint"] {
+        assert_ok(&run(
+            &[
+                "render",
+                "Samplers.",
+                "--voice",
+                s(&voice),
+                "-o",
+                s(&out),
+                "--sampler",
+                sampler,
+                "--steps",
+                "2",
+            ],
+            None,
+        ));
+    }
+    // A flow-matching voice refuses the diffusion samplers with a reason.
+    assert_fails_with(
+        &run(
+            &[
+                "render",
+                "x",
+                "--voice",
+                s(&voice),
+                "-o",
+                s(&out),
+                "--sampler",
+                "sde",
+            ],
+            None,
+        ),
+        "does not fit",
+    );
+    let hifigan = dir.path().join("hifigan.safetensors");
+    let pt = fixtures().join("checkpoints/generator_v3.pt");
+    assert_ok(&run(
+        &[
+            "convert",
+            "hifigan",
+            s(&pt),
+            "--variant",
+            "v3",
+            "-o",
+            s(&hifigan),
+        ],
+        None,
+    ));
+    let vocos = dir.path().join("vocos.safetensors");
+    let st = fixtures().join("vocos_weights.safetensors");
+    assert_ok(&run(&["convert", "vocos", s(&st), "-o", s(&vocos)], None));
+    for vocoder in [s(&hifigan), s(&vocos), "phase"] {
+        assert_ok(&run(
+            &[
+                "render",
+                "Vocoders.",
+                "--voice",
+                s(&voice),
+                "-o",
+                s(&out),
+                "--vocoder",
+                vocoder,
+                "--steps",
+                "1",
+            ],
+            None,
+        ));
+        let (samples, _) = read_wav(&out);
+        assert!(
+            !samples.is_empty() && samples.iter().all(|x| x.is_finite()),
+            "{vocoder}"
+        );
+    }
+}
+
+#[test]
+fn output_sample_rate_is_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    let a = dir.path().join("a.wav");
+    let b = dir.path().join("b.wav");
+    assert_ok(&run(
+        &[
+            "render",
+            "Rates.",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&a),
+            "--steps",
+            "1",
+        ],
+        None,
+    ));
+    assert_ok(&run(
+        &[
+            "render",
+            "Rates.",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&b),
+            "--steps",
+            "1",
+            "--sample-rate",
+            "48000",
+        ],
+        None,
+    ));
+    let (sa, ra) = read_wav(&a);
+    let (sb, rb) = read_wav(&b);
+    assert_eq!((ra, rb), (22_050, 48_000));
+    let expected = (sa.len() as u64 * 48_000).div_ceil(22_050) as usize;
+    assert_eq!(sb.len(), expected);
+}
+
+#[test]
+fn a_mel_file_is_vocoded_without_an_acoustic_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mel = dir.path().join("mel.npy");
+    // A log-mel of a real signal: the fixture's reference mel.
+    let t = candle_core::safetensors::load(
+        fixtures().join("mel.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    t["mel"].write_npy(&mel).unwrap();
+    let out = dir.path().join("x.wav");
+    let plot = dir.path().join("x.png");
+    assert_ok(&run(
+        &[
+            "render",
+            "--mel",
+            s(&mel),
+            "--vocoder",
+            "phase",
+            "-o",
+            s(&out),
+            "--plot",
+            s(&plot),
+        ],
+        None,
+    ));
+    let frames = t["mel"].dims()[1];
+    assert_eq!(read_wav(&out).0.len(), frames * 256);
+    assert_eq!(&std::fs::read(&plot).unwrap()[1..4], b"PNG");
+}
+
+#[test]
+fn plot_voices_and_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    let out = dir.path().join("x.wav");
+    let plot = dir.path().join("x.png");
+    assert_ok(&run(
+        &[
+            "render",
+            "Plot me.",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--plot",
+            s(&plot),
+            "--steps",
+            "1",
+        ],
+        None,
+    ));
+    assert_eq!(&std::fs::read(&plot).unwrap()[1..4], b"PNG");
+    let info = run(&["info", s(&voice)], None);
+    assert_ok(&info);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("80 mel bands"));
+    assert_ok(&run(&["voices"], None));
+    let ph = run(&["phonemize", "Hello, world!"], None);
+    assert_ok(&ph);
+    assert_eq!(
+        String::from_utf8_lossy(&ph.stdout).trim(),
+        "həlˈoʊ, wˈɜːld!"
+    );
+}
