@@ -48,7 +48,7 @@ fn a_lightning_checkpoint_with_attribute_dict_hyper_parameters_converts() {
         ],
         None,
     ));
-    assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     // f16 storage halves the file and still loads.
     let half = dir.path().join("half.safetensors");
     assert_ok(&run(
