@@ -58,7 +58,10 @@ fn voice() -> Voice {
         let r = Tensor::randn(0f32, 0.05, t.shape(), &Device::Cpu).unwrap();
         tensors.insert(name.clone(), r);
     }
-    tensors.insert("mel_mean".into(), Tensor::new(-5.9f32, &Device::Cpu).unwrap());
+    tensors.insert(
+        "mel_mean".into(),
+        Tensor::new(-5.9f32, &Device::Cpu).unwrap(),
+    );
     tensors.insert("mel_std".into(), Tensor::new(2.5f32, &Device::Cpu).unwrap());
     let mut symbols = PhonemeMap::matcha();
     symbols.symbols.retain(|_, id| *id < 256);
@@ -80,10 +83,13 @@ fn voice() -> Voice {
 }
 
 fn speech_like_signal(len: usize) -> Vec<f32> {
-    (0..len).map(|i| {
-        let t = i as f32 / RATE as f32;
-        0.3 * (2.0 * std::f32::consts::PI * (120.0 + 40.0 * (3.0 * t).sin()) * t).sin() + 0.01 * ((i * 7919 % 1000) as f32 / 1000.0 - 0.5)
-    }).collect()
+    (0..len)
+        .map(|i| {
+            let t = i as f32 / RATE as f32;
+            0.3 * (2.0 * std::f32::consts::PI * (120.0 + 40.0 * (3.0 * t).sin()) * t).sin()
+                + 0.01 * ((i * 7919 % 1000) as f32 / 1000.0 - 0.5)
+        })
+        .collect()
 }
 
 fn random_mel() -> Tensor {
@@ -94,7 +100,9 @@ fn vocoder_weights(cfg: &VocoderConfig) -> Box<dyn Vocoder> {
     let map = VarMap::new();
     let vb = random_builder(&map);
     match cfg {
-        VocoderConfig::Vocos { .. } => Box::new(Vocos::new(80, 256, 768, 8, 1024, 256, "same", vb).unwrap()),
+        VocoderConfig::Vocos { .. } => {
+            Box::new(Vocos::new(80, 256, 768, 8, 1024, 256, "same", vb).unwrap())
+        }
         _ => {
             // Build once to create the variables, then refill them with small random values.
             let _ = HifiGan::new(cfg, vb.clone());
@@ -109,30 +117,62 @@ fn vocoder_weights(cfg: &VocoderConfig) -> Box<dyn Vocoder> {
 
 fn stages(c: &mut Criterion) {
     let mut group = c.benchmark_group("stages (5 s of speech)");
-    group.sample_size(10).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
     let signal = speech_like_signal((SECONDS * RATE as f64) as usize);
     let mut mel = MelSpectrogram::new(&MelConfig::default());
     let mut out = vec![0f32; 80 * MelConfig::default().frame_count(signal.len())];
-    group.bench_function("log-mel front end", |b| b.iter(|| mel.compute_into(&signal, &mut out)));
+    group.bench_function("log-mel front end", |b| {
+        b.iter(|| mel.compute_into(&signal, &mut out))
+    });
 
     let voice = voice();
-    let model = AcousticModel::new(voice.config.acoustic.as_ref().unwrap(), voice.var_builder()).unwrap();
+    let model =
+        AcousticModel::new(voice.config.acoustic.as_ref().unwrap(), voice.var_builder()).unwrap();
     let ids: Vec<i64> = (0..160).map(|i| 1 + (i * 37 % 100) as i64).collect();
-    group.bench_function("text encoder + durations (160 ids)", |b| b.iter(|| model.encode(&ids, None).unwrap()));
+    group.bench_function("text encoder + durations (160 ids)", |b| {
+        b.iter(|| model.encode(&ids, None).unwrap())
+    });
     let mu = Tensor::randn(0f32, 1.0, (1, 80, frames().div_ceil(4) * 4), &Device::Cpu).unwrap();
     let mask = Tensor::ones((1, 1, mu.dim(2).unwrap()), DType::F32, &Device::Cpu).unwrap();
     let x = Tensor::randn(0f32, 1.0, mu.shape(), &Device::Cpu).unwrap();
-    group.bench_function("one estimator step", |b| b.iter(|| model.estimator().forward(&x, &mask, &mu, 0.5, None).unwrap()));
+    group.bench_function("one estimator step", |b| {
+        b.iter(|| {
+            model
+                .estimator()
+                .forward(&x, &mask, &mu, 0.5, None)
+                .unwrap()
+        })
+    });
 
     let mel = random_mel();
-    let mut vocos = vocoder_weights(&VocoderConfig::Vocos { input_channels: 80, dim: 256, intermediate_dim: 768, num_layers: 8, n_fft: 1024, hop_length: 256, padding: "same".into() });
-    group.bench_function("vocoder: vocos (dim 256, 8 layers)", |b| b.iter(|| vocos.vocode(&mel).unwrap()));
-    for (name, cfg) in [("v1", VocoderConfig::hifigan_v1()), ("v2", VocoderConfig::hifigan_v2()), ("v3", VocoderConfig::hifigan_v3())] {
+    let mut vocos = vocoder_weights(&VocoderConfig::Vocos {
+        input_channels: 80,
+        dim: 256,
+        intermediate_dim: 768,
+        num_layers: 8,
+        n_fft: 1024,
+        hop_length: 256,
+        padding: "same".into(),
+    });
+    group.bench_function("vocoder: vocos (dim 256, 8 layers)", |b| {
+        b.iter(|| vocos.vocode(&mel).unwrap())
+    });
+    for (name, cfg) in [
+        ("v1", VocoderConfig::hifigan_v1()),
+        ("v2", VocoderConfig::hifigan_v2()),
+        ("v3", VocoderConfig::hifigan_v3()),
+    ] {
         let mut hifigan = vocoder_weights(&cfg);
-        group.bench_function(format!("vocoder: hifigan {name}"), |b| b.iter(|| hifigan.vocode(&mel).unwrap()));
+        group.bench_function(format!("vocoder: hifigan {name}"), |b| {
+            b.iter(|| hifigan.vocode(&mel).unwrap())
+        });
     }
     let (mut phase, _) = phase_vocoder(&MelConfig::default(), 32);
-    group.bench_function("vocoder: phase (32 iterations)", |b| b.iter(|| phase.vocode(&mel).unwrap()));
+    group.bench_function("vocoder: phase (32 iterations)", |b| {
+        b.iter(|| phase.vocode(&mel).unwrap())
+    });
     group.finish();
 }
 
@@ -142,7 +182,11 @@ fn whole_render(_c: &mut Criterion) {
     let text = "The quick brown fox jumps over the lazy dog while the bus still hasn't arrived.";
     for steps in [2usize, 4] {
         let mut synth = Synthesizer::new(&voice, None).unwrap();
-        let opts = SynthesisOptions { steps: Some(steps), sampler: Some(Sampler::Euler), ..Default::default() };
+        let opts = SynthesisOptions {
+            steps: Some(steps),
+            sampler: Some(Sampler::Euler),
+            ..Default::default()
+        };
         synth.speak(text, &opts).unwrap();
         let runs = 5;
         let start = Instant::now();

@@ -257,7 +257,7 @@ impl<'a> Machine<'a> {
                     let items = self.pop_mark()?;
                     self.stack.push(Value::Tuple(Rc::new(items)));
                 }
-                0x85 | 0x86 | 0x87 => {
+                0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
                     let at = self
                         .stack

@@ -22,7 +22,7 @@ pub const MAX_PHONEME_IDS: usize = 2000;
 pub const SENTENCE_PAUSE: f32 = 0.2;
 
 /// Run-time knobs; `None` takes the voice's default.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SynthesisOptions {
     pub steps: Option<usize>,
     pub temperature: Option<f64>,
@@ -31,19 +31,6 @@ pub struct SynthesisOptions {
     pub rate: Option<f32>,
     pub seed: u64,
     pub speaker: usize,
-}
-
-impl Default for SynthesisOptions {
-    fn default() -> Self {
-        Self {
-            steps: None,
-            temperature: None,
-            sampler: None,
-            rate: None,
-            seed: 0,
-            speaker: 0,
-        }
-    }
 }
 
 /// Settings with every default resolved and checked.

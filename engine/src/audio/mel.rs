@@ -65,7 +65,7 @@ impl MelConfig {
                 self.f_min, self.f_max, self.sample_rate
             ));
         }
-        if !(self.log_floor > 0.0) {
+        if self.log_floor.is_nan() || self.log_floor <= 0.0 {
             return Err("log_floor must be positive".into());
         }
         Ok(())

@@ -182,7 +182,7 @@ impl Istft {
             self.buffer[..bins].copy_from_slice(spectrum);
             // Hermitian completion: the imaginary parts of DC and Nyquist are ignored, as irfft does.
             self.buffer[0].im = 0.0;
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 self.buffer[n / 2].im = 0.0;
             }
             for k in 1..n - bins + 1 {

@@ -135,7 +135,7 @@ impl AcousticConfig {
         {
             return Err("encoder sizes must be positive".into());
         }
-        if e.n_channels % e.n_heads != 0 {
+        if !e.n_channels.is_multiple_of(e.n_heads) {
             return Err(format!(
                 "encoder n_channels {} is not divisible by n_heads {}",
                 e.n_channels, e.n_heads
@@ -159,7 +159,8 @@ impl AcousticConfig {
         ) {
             return Err(format!("unsupported decoder activation `{}`", d.act_fn));
         }
-        if e.kernel_size % 2 == 0 || self.duration_predictor.kernel_size % 2 == 0 {
+        if e.kernel_size.is_multiple_of(2) || self.duration_predictor.kernel_size.is_multiple_of(2)
+        {
             return Err("kernel sizes must be odd".into());
         }
         Ok(())

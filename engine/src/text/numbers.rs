@@ -38,7 +38,7 @@ const SCALES: [&str; 7] = [
 fn below_hundred(n: u64) -> String {
     if n < 20 {
         ONES[n as usize].to_string()
-    } else if n % 10 == 0 {
+    } else if n.is_multiple_of(10) {
         TENS[(n / 10) as usize].to_string()
     } else {
         format!("{} {}", TENS[(n / 10) as usize], ONES[(n % 10) as usize])
@@ -102,7 +102,7 @@ pub fn ordinal(n: u64) -> String {
 /// 1900 → "nineteen hundred", 2024 → "twenty twenty four".
 pub fn year(n: u64) -> String {
     let (hi, lo) = (n / 100, n % 100);
-    if (2000..2010).contains(&n) || n < 1000 || n >= 10_000 {
+    if (2000..2010).contains(&n) || !(1000..10_000).contains(&n) {
         cardinal(n)
     } else if lo == 0 {
         format!("{} hundred", below_hundred(hi))
