@@ -13,7 +13,8 @@ use candle_core::Tensor;
 use clap::{Args, Subcommand};
 use mellow_engine::audio::MelConfig;
 use mellow_engine::model::config::{
-    AcousticConfig, DecoderObjective, DecoderParams, DurationPredictorParams, EncoderParams,
+    AcousticConfig, DecoderObjective, DecoderParams, DurationPredictorParams, DurationRounding,
+    EncoderParams,
 };
 use mellow_engine::text::PhonemeMap;
 use mellow_engine::vocoder::VocoderConfig;
@@ -77,6 +78,10 @@ enum Kind {
         /// Default temperature stored in the voice.
         #[arg(long, default_value_t = 0.667)]
         temperature: f64,
+        /// Round predicted durations to the nearest frame instead of up (for models trained on
+        /// integer durations, such as those distilled from a teacher).
+        #[arg(long)]
+        round_durations: bool,
         /// Provenance recorded in the voice (default: the checkpoint's name).
         #[arg(long)]
         provenance: Option<String>,
@@ -111,12 +116,16 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             steps,
             sampler,
             temperature,
+            round_durations,
             provenance,
         } => {
             let tensors = read_checkpoint(&common.input, &["state_dict"])?;
             let mut acoustic = matcha_config(&tensors, encoder_heads, decoder_heads)?;
             if score_diffusion {
                 acoustic.objective = DecoderObjective::ScoreDiffusion;
+            }
+            if round_durations {
+                acoustic.duration_rounding = DurationRounding::Nearest;
             }
             let mut tensors: HashMap<String, Tensor> = tensors
                 .into_iter()
@@ -389,6 +398,7 @@ fn matcha_config(
         sigma_min: 1e-4,
         beta_min: 0.05,
         beta_max: 20.0,
+        duration_rounding: DurationRounding::Ceil,
     })
 }
 

@@ -329,7 +329,7 @@ impl Synthesizer {
                 }
                 d.iter().map(|f| f / opts.rate).collect()
             }
-            None => AcousticModel::durations(&logw, 1.0 / opts.rate),
+            None => model.durations(&logw, 1.0 / opts.rate),
         };
         let prior = model.expand(&mu, &durations)?;
         let mut noise = NoiseSource::new(opts.seed);

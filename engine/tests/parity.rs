@@ -100,7 +100,7 @@ fn four_step_synthesis_with_fixed_noise_matches() {
     let ids: Vec<i64> = io["ids"].flatten_all().unwrap().to_vec1::<i64>().unwrap();
     for (tag, length_scale) in [("", 1.0f32), ("_slow", 1.37)] {
         let (mu, logw) = model.encode(&ids, None).unwrap();
-        let durations = AcousticModel::durations(&logw, length_scale);
+        let durations = model.durations(&logw, length_scale);
         let prior = model.expand(&mu, &durations).unwrap();
         let frames = io[&format!("frames{tag}")]
             .flatten_all()

@@ -59,7 +59,10 @@ mod tests {
         // Away from the edges the output is the same tone sampled at the new rate.
         for (i, sample) in out.iter().enumerate().take(46_000).skip(2000) {
             let expected = (2.0 * std::f32::consts::PI * 440.0 * i as f32 / to as f32).sin() * 0.5;
-            assert!((sample - expected).abs() < 2e-3, "sample {i}: {sample} vs {expected}");
+            assert!(
+                (sample - expected).abs() < 2e-3,
+                "sample {i}: {sample} vs {expected}"
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
-use super::config::AcousticConfig;
+use super::config::{AcousticConfig, DurationRounding};
 use super::encoder::TextEncoder;
 use super::estimator::Estimator;
 use super::sampler::{sample, Sampler, SamplerInput};
@@ -102,12 +102,16 @@ impl AcousticModel {
         Ok((out.mu, logw))
     }
 
-    /// Frames per phoneme: `ceil(exp(logw)) * length_scale`, as Matcha computes them; fractional
-    /// when the length scale is.
-    pub fn durations(log_durations: &[f32], length_scale: f32) -> Vec<f32> {
+    /// Frames per phoneme: `ceil(exp(logw)) * length_scale`, as Matcha computes them (or rounded
+    /// to the nearest frame, as the voice's config says); fractional when the length scale is.
+    pub fn durations(&self, log_durations: &[f32], length_scale: f32) -> Vec<f32> {
+        let round = |d: f32| match self.cfg.duration_rounding {
+            DurationRounding::Ceil => d.ceil(),
+            DurationRounding::Nearest => d.round(),
+        };
         log_durations
             .iter()
-            .map(|&l| l.exp().ceil() * length_scale)
+            .map(|&l| round(l.exp()) * length_scale)
             .collect()
     }
 

@@ -63,6 +63,19 @@ pub struct AcousticConfig {
     pub beta_min: f64,
     #[serde(default = "beta_max")]
     pub beta_max: f64,
+    /// How predicted durations become frame counts.
+    #[serde(default)]
+    pub duration_rounding: DurationRounding,
+}
+
+/// Matcha-TTS rounds predicted durations up; a model trained on integer durations (distilled from
+/// a teacher) is closer to its targets when they are rounded to the nearest frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DurationRounding {
+    #[default]
+    Ceil,
+    Nearest,
 }
 
 fn yes() -> bool {
@@ -120,6 +133,7 @@ impl AcousticConfig {
             sigma_min: 1e-4,
             beta_min: 0.05,
             beta_max: 20.0,
+            duration_rounding: DurationRounding::Ceil,
         }
     }
 
