@@ -401,3 +401,16 @@ fn plot_voices_and_info() {
         "həlˈoʊ, wˈɜːld!"
     );
 }
+
+#[test]
+fn the_built_in_voice_speaks_without_any_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hello.wav");
+    assert_ok(&run(&["render", "Hello from Mellow.", "-o", s(&out)], None));
+    let (samples, rate) = read_wav(&out);
+    assert_eq!(rate, 22_050);
+    assert!(samples.len() > 22_050 / 2 && rms(&samples) > 1e-3);
+    let info = run(&["info"], None);
+    assert_ok(&info);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("the built-in voice"));
+}
