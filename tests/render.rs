@@ -414,3 +414,63 @@ fn the_built_in_voice_speaks_without_any_file() {
     assert_ok(&info);
     assert!(String::from_utf8_lossy(&info.stdout).contains("the built-in voice"));
 }
+
+#[test]
+fn score_diffusion_voices_take_the_ode_and_sde_samplers() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = dir.path().join("diffusion.safetensors");
+    let src = fixtures().join("matcha_weights.safetensors");
+    assert_ok(&run(
+        &[
+            "convert",
+            "matcha",
+            s(&src),
+            "--score-diffusion",
+            "-o",
+            s(&voice),
+        ],
+        None,
+    ));
+    let render = |name: &str, sampler: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let args = [
+            "render",
+            "Diffusion.",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--sampler",
+            sampler,
+            "--steps",
+            "3",
+            "--seed",
+            seed,
+        ];
+        assert_ok(&run(&args, None));
+        let (samples, _) = read_wav(&out);
+        assert!(!samples.is_empty() && samples.iter().all(|x| x.is_finite()));
+        std::fs::read(out).unwrap()
+    };
+    // The reverse SDE draws fresh noise each step: a different seed changes more than the start.
+    assert_eq!(render("a.wav", "ode", "1"), render("b.wav", "ode", "1"));
+    assert_eq!(render("c.wav", "sde", "1"), render("d.wav", "sde", "1"));
+    assert_ne!(render("e.wav", "ode", "1"), render("f.wav", "sde", "1"));
+    // Flow-matching samplers do not fit a score model.
+    assert_fails_with(
+        &run(
+            &[
+                "render",
+                "x",
+                "--voice",
+                s(&voice),
+                "-o",
+                s(&dir.path().join("g.wav")),
+                "--sampler",
+                "euler",
+            ],
+            None,
+        ),
+        "does not fit",
+    );
+}

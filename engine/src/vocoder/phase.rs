@@ -101,7 +101,12 @@ impl Vocoder for PhaseVocoder {
     }
 
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
-        let mel = mel.squeeze(0)?.exp()?.to_vec2::<f32>()?;
+        // Real log-mels lie within about [-12, 4]; the clamp keeps a wild model's output finite.
+        let mel = mel
+            .squeeze(0)?
+            .clamp(-30.0, 12.0)?
+            .exp()?
+            .to_vec2::<f32>()?;
         if mel.len() != self.cfg.n_mels {
             return Err(Error::input(format!(
                 "the mel has {} bands; this vocoder expects {}",
