@@ -143,6 +143,7 @@ fn out_of_range_options() {
     refused(&["Hi.", "--temperature=-1"], None, "temperature");
     refused(&["Hi.", "--sample-rate", "100"], None, "sample rate");
     refused(&["Hi.", "--sampler", "magic"], None, "unknown sampler");
+    refused(&["Hi.", "--pitch", "30"], None, "semitones");
 }
 
 #[test]
@@ -159,6 +160,12 @@ fn bad_conditioning_and_mel_files() {
     refused(&["--conditioning", s(&cond)], None, "outside this voice");
     std::fs::write(&cond, r#"{"phonemes": "hə", "durations": [3, -1]}"#).unwrap();
     refused(&["--conditioning", s(&cond)], None, "not a frame count");
+    std::fs::write(
+        &cond,
+        r#"{"phonemes": "hə", "durations": [3, 3], "pitch": [0, 99]}"#,
+    )
+    .unwrap();
+    refused(&["--conditioning", s(&cond)], None, "semitones");
     std::fs::write(&cond, "{not json").unwrap();
     refused(
         &["--conditioning", s(&cond)],

@@ -474,3 +474,54 @@ fn score_diffusion_voices_take_the_ode_and_sde_samplers() {
         "does not fit",
     );
 }
+
+#[test]
+fn pitch_shifts_keep_the_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    let render = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "render",
+            "Pitch.",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--steps",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        assert_ok(&run(&args, None));
+        read_wav(&out).0
+    };
+    let plain = render("a.wav", &[]);
+    let up = render("b.wav", &["--pitch", "3"]);
+    let down = render("c.wav", &["--pitch", "-2.5"]);
+    assert_eq!(plain.len(), up.len());
+    assert_eq!(plain.len(), down.len());
+    assert_ne!(plain, up);
+    // A pitch curve in a conditioning file, on top of --pitch.
+    let cond = dir.path().join("c.json");
+    std::fs::write(
+        &cond,
+        r#"{"phonemes": "həlˈoʊ", "durations": [5, 6, 7, 0, 9, 9], "pitch": [-2, 0, 4]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("d.wav");
+    assert_ok(&run(
+        &[
+            "render",
+            "--conditioning",
+            s(&cond),
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--pitch",
+            "1",
+        ],
+        None,
+    ));
+    assert_eq!(read_wav(&out).0.len(), 36 * 256);
+}

@@ -81,6 +81,9 @@ pub struct Conditioning {
     pub ids: Option<Vec<i64>>,
     /// Frames per entry of `phonemes` or `ids`.
     pub durations: Vec<f32>,
+    /// Pitch shift in semitones over time, stretched over the frames (on top of `--pitch`).
+    #[serde(default)]
+    pub pitch: Option<Vec<f32>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -43,6 +43,9 @@ pub struct SynthArgs {
     /// euler, heun or midpoint (flow-matching voices); ode or sde (diffusion voices).
     #[arg(long)]
     pub sampler: Option<Sampler>,
+    /// Pitch shift in semitones (speed unchanged), e.g. -2 or 3.5.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub pitch: f32,
     /// Speaker of a multi-speaker voice.
     #[arg(long, default_value_t = 0)]
     pub speaker: usize,
@@ -180,6 +183,7 @@ fn options(args: &SynthArgs) -> SynthesisOptions {
         temperature: args.temperature,
         sampler: args.sampler,
         rate: args.rate,
+        pitch: args.pitch,
         seed: args.seed,
         speaker: args.speaker,
     }
@@ -424,7 +428,7 @@ fn render_conditioning(
             }
             _ => unreachable!("read_conditioning checks that exactly one is given"),
         };
-    let mel = synth.mel(&ids, Some(&durations), opts)?;
+    let mel = synth.mel(&ids, Some(&durations), c.pitch.as_deref(), opts)?;
     let samples = synth.vocode(&mel.mel)?;
     write(
         output,

@@ -4,6 +4,7 @@
 
 use candle_core::{Device, Tensor};
 
+use crate::audio::pitch::{shift_pitch, MAX_SEMITONES};
 use crate::audio::{resample::resample, MelConfig};
 use crate::error::{candle_message, Error, Result};
 use crate::model::noise::NoiseSource;
@@ -29,6 +30,8 @@ pub struct SynthesisOptions {
     pub sampler: Option<Sampler>,
     /// Speaking rate: 2.0 speaks twice as fast.
     pub rate: Option<f32>,
+    /// Pitch shift in semitones, speed unchanged.
+    pub pitch: f32,
     pub seed: u64,
     pub speaker: usize,
 }
@@ -40,6 +43,7 @@ pub struct ResolvedOptions {
     pub temperature: f64,
     pub sampler: Sampler,
     pub rate: f32,
+    pub pitch: f32,
     pub seed: u64,
     pub speaker: usize,
 }
@@ -212,6 +216,7 @@ impl Synthesizer {
             temperature: opts.temperature.unwrap_or(d.temperature),
             sampler,
             rate: opts.rate.unwrap_or(d.rate),
+            pitch: opts.pitch,
             seed: opts.seed,
             speaker: opts.speaker,
         };
@@ -227,6 +232,7 @@ impl Synthesizer {
                 resolved.temperature
             )));
         }
+        check_pitch(resolved.pitch)?;
         if !(resolved.rate.is_finite() && (0.1..=10.0).contains(&resolved.rate)) {
             return Err(Error::input(format!(
                 "rate must be 0.1..=10 (got {})",
@@ -305,13 +311,23 @@ impl Synthesizer {
             .collect()
     }
 
-    /// Phoneme ids → mel, with durations from the model (scaled by the rate) or given per id.
+    /// Phoneme ids → mel, with durations from the model (scaled by the rate) or given per id, and
+    /// the pitch shifted by the options' semitones plus an optional per-frame curve of semitones.
     pub fn mel(
         &self,
         ids: &[i64],
         durations: Option<&[f32]>,
+        pitch_curve: Option<&[f32]>,
         opts: &ResolvedOptions,
     ) -> Result<MelOutput> {
+        if let Some(curve) = pitch_curve {
+            if curve.is_empty() {
+                return Err(Error::input("the pitch curve is empty"));
+            }
+            curve
+                .iter()
+                .try_for_each(|&p| check_pitch(p + opts.pitch))?;
+        }
         self.check_ids(ids)?;
         let model = self.acoustic()?;
         let speaker = model
@@ -347,6 +363,7 @@ impl Synthesizer {
             &mut step_noise,
         )?;
         check_finite(&mel, "the acoustic model")?;
+        let mel = self.shift_pitch(mel, pitch_curve, opts.pitch)?;
         let mut alignment = Vec::with_capacity(ids.len());
         let mut start_frame = 0f32;
         for (symbol, d) in self.symbols(ids).into_iter().zip(&durations) {
@@ -358,6 +375,19 @@ impl Synthesizer {
             start_frame = end;
         }
         Ok(MelOutput { mel, alignment })
+    }
+
+    /// Moves the mel's pitch by `offset` semitones plus the curve's value in each frame.
+    fn shift_pitch(&self, mel: Tensor, curve: Option<&[f32]>, offset: f32) -> Result<Tensor> {
+        let shifts: Vec<f32> = match curve {
+            Some(c) => c.iter().map(|p| p + offset).collect(),
+            None if offset != 0.0 => vec![offset],
+            None => return Ok(mel),
+        };
+        let (_, bands, frames) = mel.dims3()?;
+        let mut values = mel.flatten_all()?.to_vec1::<f32>()?;
+        shift_pitch(&mut values, &self.config.mel, frames, &shifts);
+        Ok(Tensor::from_vec(values, (1, bands, frames), mel.device())?)
     }
 
     /// Mel `[1, n_mels, T]` → samples at the voice's rate, never louder than full scale.
@@ -405,7 +435,7 @@ impl Synthesizer {
         let mut samples = Vec::new();
         let mut mels = Vec::with_capacity(sentences.len());
         for (i, sentence) in sentences.iter().enumerate() {
-            let mel = self.mel(&sentence.ids, None, opts)?;
+            let mel = self.mel(&sentence.ids, None, None, opts)?;
             if i > 0 {
                 samples.extend_from_slice(&pause);
             }
@@ -421,6 +451,15 @@ impl Synthesizer {
             mels,
         ))
     }
+}
+
+fn check_pitch(semitones: f32) -> Result<()> {
+    if !(semitones.is_finite() && semitones.abs() <= MAX_SEMITONES) {
+        return Err(Error::input(format!(
+            "pitch shift must be within ±{MAX_SEMITONES} semitones (got {semitones})"
+        )));
+    }
+    Ok(())
 }
 
 fn check_finite(t: &Tensor, what: &str) -> Result<()> {

@@ -111,6 +111,18 @@ fn mel_to_hz_slaney(mel: f64) -> f64 {
     }
 }
 
+/// Centre frequency in Hz of each Slaney mel band (the peak of its triangle).
+pub fn mel_band_centres(cfg: &MelConfig) -> Vec<f32> {
+    let (lo, hi) = (
+        hz_to_mel_slaney(cfg.f_min as f64),
+        hz_to_mel_slaney(cfg.f_max as f64),
+    );
+    let points = cfg.n_mels + 2;
+    (1..=cfg.n_mels)
+        .map(|i| mel_to_hz_slaney(lo + (hi - lo) * i as f64 / (points - 1) as f64) as f32)
+        .collect()
+}
+
 /// One triangular band: its first nonzero bin and weights from there on.
 #[derive(Debug, Clone)]
 pub struct MelBand {
