@@ -29,12 +29,25 @@ pub enum VocoderConfig {
         resblock_dilation_sizes: Vec<Vec<usize>>,
         #[serde(default = "yes")]
         conv_post_bias: bool,
+        /// Convolutions (LeakyReLU 0.1 between them) that map the mel to the generator's input
+        /// when it was trained on another representation (a TTS model's latent); weights under
+        /// `adapter.{0,2,4,...}`.
+        #[serde(default)]
+        adapter: Vec<AdapterLayer>,
     },
     /// No weights: mel → magnitude by non-negative least squares, phase by fast Griffin-Lim.
     Phase {
         #[serde(default = "iterations")]
         iterations: usize,
     },
+}
+
+/// One convolution of a HiFi-GAN input adapter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdapterLayer {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
 }
 
 fn same() -> String {
@@ -62,33 +75,17 @@ impl VocoderConfig {
             resblock_kernel_sizes: vec![3, 7, 11],
             resblock_dilation_sizes: vec![vec![1, 3, 5], vec![1, 3, 5], vec![1, 3, 5]],
             conv_post_bias: true,
+            adapter: Vec::new(),
         }
     }
 
     /// HiFi-GAN V2 (0.93 M): V1's shape with 128 initial channels.
     pub fn hifigan_v2() -> Self {
-        match Self::hifigan_v1() {
-            Self::Hifigan {
-                input_channels,
-                resblock,
-                upsample_rates,
-                upsample_kernel_sizes,
-                resblock_kernel_sizes,
-                resblock_dilation_sizes,
-                conv_post_bias,
-                ..
-            } => Self::Hifigan {
-                input_channels,
-                resblock,
-                upsample_rates,
-                upsample_kernel_sizes,
-                upsample_initial_channel: 128,
-                resblock_kernel_sizes,
-                resblock_dilation_sizes,
-                conv_post_bias,
-            },
-            _ => unreachable!("hifigan_v1 is a HiFi-GAN config"),
+        let mut cfg = Self::hifigan_v1();
+        if let Self::Hifigan { upsample_initial_channel, .. } = &mut cfg {
+            *upsample_initial_channel = 128;
         }
+        cfg
     }
 
     /// HiFi-GAN V3 (1.46 M): three upsamplings and type-2 residual blocks.
@@ -102,6 +99,7 @@ impl VocoderConfig {
             resblock_kernel_sizes: vec![3, 5, 7],
             resblock_dilation_sizes: vec![vec![1, 2], vec![2, 6], vec![3, 12]],
             conv_post_bias: true,
+            adapter: Vec::new(),
         }
     }
 

@@ -104,6 +104,8 @@ impl ResBlock {
 }
 
 pub struct HifiGan {
+    /// Mel → the generator's own input, for generators trained on a latent (see the config).
+    adapter: Vec<Conv1d>,
     conv_pre: Conv1d,
     ups: Vec<ConvTranspose1d>,
     resblocks: Vec<ResBlock>,
@@ -123,10 +125,16 @@ impl HifiGan {
             resblock_kernel_sizes,
             resblock_dilation_sizes,
             conv_post_bias,
+            adapter,
         } = cfg
         else {
             candle_core::bail!("not a HiFi-GAN config")
         };
+        let adapter = adapter
+            .iter()
+            .enumerate()
+            .map(|(i, l)| conv(l.in_channels, l.out_channels, l.kernel, 1, true, vb.pp("adapter").pp(2 * i)))
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let conv_pre = conv(
             *input_channels,
             *upsample_initial_channel,
@@ -166,6 +174,7 @@ impl HifiGan {
         }
         let conv_post = conv(ch, 1, 7, 1, *conv_post_bias, vb.pp("conv_post"))?;
         Ok(Self {
+            adapter,
             conv_pre,
             ups,
             resblocks,
@@ -177,7 +186,14 @@ impl HifiGan {
 
     /// `[1, n_mels, T] -> [1, 1, T * hop]`
     pub fn forward(&self, mel: &Tensor) -> candle_core::Result<Tensor> {
-        let mut x = self.conv_pre.forward(mel)?;
+        let mut x = mel.clone();
+        for (i, layer) in self.adapter.iter().enumerate() {
+            if i > 0 {
+                x = leaky_relu(&x, LRELU_SLOPE)?;
+            }
+            x = layer.forward(&x)?;
+        }
+        let mut x = self.conv_pre.forward(&x)?;
         for (i, up) in self.ups.iter().enumerate() {
             x = up.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
             let mut sum: Option<Tensor> = None;
