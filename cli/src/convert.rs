@@ -192,14 +192,27 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             // The width and the input bands are visible in conv_pre; the rest is the variant's.
             let pre = dims(&tensors, "conv_pre.weight")
                 .or_else(|_| dims(&tensors, "conv_pre.weight_v"))?;
-            if let VocoderConfig::Hifigan { upsample_initial_channel, input_channels, conv_post_bias, adapter, .. } = &mut cfg {
+            if let VocoderConfig::Hifigan {
+                upsample_initial_channel,
+                input_channels,
+                conv_post_bias,
+                adapter,
+                ..
+            } = &mut cfg
+            {
                 *upsample_initial_channel = pre[0];
                 *input_channels = pre[1];
                 *conv_post_bias = tensors.contains_key("conv_post.bias");
                 // An input adapter (mel → the generator's latent) is stored as adapter.0, adapter.2, ...
                 for i in (0..).step_by(2) {
-                    let Ok(d) = dims(&tensors, &format!("adapter.{i}.weight")) else { break };
-                    adapter.push(AdapterLayer { in_channels: d[1], out_channels: d[0], kernel: d[2] });
+                    let Ok(d) = dims(&tensors, &format!("adapter.{i}.weight")) else {
+                        break;
+                    };
+                    adapter.push(AdapterLayer {
+                        in_channels: d[1],
+                        out_channels: d[0],
+                        kernel: d[2],
+                    });
                 }
             }
             vocoder_file(cfg, tensors, &common, "HiFi-GAN generator")

@@ -328,11 +328,7 @@ impl<'a> Machine<'a> {
                 }
                 b'u' => {
                     let items = self.pop_mark()?;
-                    let pairs = items
-                        .chunks(2)
-                        .filter(|c| c.len() == 2)
-                        .map(|c| (c[0].clone(), c[1].clone()))
-                        .collect();
+                    let pairs = key_value_pairs(items);
                     set_items(
                         self.stack.last().context("SETITEMS on an empty stack")?,
                         pairs,
@@ -352,11 +348,7 @@ impl<'a> Machine<'a> {
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    let pairs = items
-                        .chunks(2)
-                        .filter(|c| c.len() == 2)
-                        .map(|c| (c[0].clone(), c[1].clone()))
-                        .collect();
+                    let pairs = key_value_pairs(items);
                     self.stack.push(Value::Dict(Rc::new(RefCell::new(pairs))));
                 }
                 b'l' => {
@@ -370,6 +362,16 @@ impl<'a> Machine<'a> {
             }
         }
     }
+}
+
+/// `[k1, v1, k2, v2, ...]` as pairs.
+fn key_value_pairs(items: Vec<Value>) -> Vec<(Value, Value)> {
+    let mut it = items.into_iter();
+    let mut pairs = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        pairs.push((k, v));
+    }
+    pairs
 }
 
 fn set_items(target: &Value, pairs: Vec<(Value, Value)>) -> Result<()> {

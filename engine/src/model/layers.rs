@@ -203,14 +203,18 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centred = x.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        normed
+        normalize_last(x, self.eps)?
             .broadcast_mul(&self.weight)?
             .broadcast_add(&self.bias)
     }
+}
+
+/// `(x - mean) / sqrt(var + eps)` over the last dimension (biased variance, as PyTorch's norms).
+fn normalize_last(x: &Tensor, eps: f64) -> Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let centred = x.broadcast_sub(&mean)?;
+    let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+    centred.broadcast_div(&(var + eps)?.sqrt()?)
 }
 
 /// Glow-TTS's LayerNorm over the channel axis of `[B, C, T]`.
@@ -256,12 +260,7 @@ impl Module for GroupNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, c, t) = x.dims3()?;
         let grouped = x.reshape((b, self.groups, (c / self.groups) * t))?;
-        let mean = grouped.mean_keepdim(D::Minus1)?;
-        let centred = grouped.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred
-            .broadcast_div(&(var + self.eps)?.sqrt()?)?
-            .reshape((b, c, t))?;
+        let normed = normalize_last(&grouped, self.eps)?.reshape((b, c, t))?;
         normed
             .broadcast_mul(&self.weight.reshape((1, c, 1))?)?
             .broadcast_add(&self.bias.reshape((1, c, 1))?)

@@ -82,7 +82,11 @@ impl VocoderConfig {
     /// HiFi-GAN V2 (0.93 M): V1's shape with 128 initial channels.
     pub fn hifigan_v2() -> Self {
         let mut cfg = Self::hifigan_v1();
-        if let Self::Hifigan { upsample_initial_channel, .. } = &mut cfg {
+        if let Self::Hifigan {
+            upsample_initial_channel,
+            ..
+        } = &mut cfg
+        {
             *upsample_initial_channel = 128;
         }
         cfg

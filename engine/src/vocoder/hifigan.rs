@@ -133,7 +133,16 @@ impl HifiGan {
         let adapter = adapter
             .iter()
             .enumerate()
-            .map(|(i, l)| conv(l.in_channels, l.out_channels, l.kernel, 1, true, vb.pp("adapter").pp(2 * i)))
+            .map(|(i, l)| {
+                conv(
+                    l.in_channels,
+                    l.out_channels,
+                    l.kernel,
+                    1,
+                    true,
+                    vb.pp("adapter").pp(2 * i),
+                )
+            })
             .collect::<candle_core::Result<Vec<_>>>()?;
         let conv_pre = conv(
             *input_channels,
