@@ -99,6 +99,8 @@ pub struct ConvTranspose1d {
     bias: Option<Tensor>,
     stride: usize,
     padding: usize,
+    /// The same operator as an ordinary convolution, when the kernel allows (see `forward`).
+    polyphase: Option<Tensor>,
 }
 
 impl ConvTranspose1d {
@@ -112,28 +114,70 @@ impl ConvTranspose1d {
     ) -> Result<Self> {
         let weight = vb.get((in_channels, out_channels, kernel), "weight")?;
         let bias = Some(vb.get(out_channels, "bias")?);
+        Self::from_parts(weight, bias, stride, padding)
+    }
+
+    /// `weight` is in PyTorch's `[C_in, C_out, K]` layout.
+    pub fn from_parts(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self> {
+        let polyphase = polyphase_kernel(&weight, stride)?;
         Ok(Self {
             weight,
             bias,
             stride,
             padding,
+            polyphase,
         })
     }
+}
 
-    pub fn from_parts(weight: Tensor, bias: Option<Tensor>, stride: usize, padding: usize) -> Self {
-        Self {
-            weight,
-            bias,
-            stride,
-            padding,
-        }
+/// A transposed convolution whose kernel is a multiple of its stride, rewritten as one ordinary
+/// convolution with `stride × C_out` outputs (one per output phase) and kernel `K / stride`:
+/// `y[t] = Σ_m x[j − m] · W[ρ + m·s]` with `j = ⌊(t + p) / s⌋`, `ρ = (t + p) mod s`. candle's
+/// direct transposed convolution is far slower on CPUs than its matmul-backed convolution.
+fn polyphase_kernel(weight: &Tensor, stride: usize) -> Result<Option<Tensor>> {
+    let (c_in, c_out, k) = weight.dims3()?;
+    if stride <= 1 || k % stride != 0 {
+        return Ok(None);
     }
+    let taps = k / stride;
+    // [C_in, C_out, M, s]: W[ci][co][m·s + ρ]
+    let w = weight.reshape((c_in, c_out, taps, stride))?;
+    // [s, C_out, C_in, M] with the taps reversed (correlation instead of convolution).
+    let w = w.permute((3, 1, 0, 2))?.contiguous()?;
+    let reversed: Vec<u32> = (0..taps as u32).rev().collect();
+    let w = w.index_select(&Tensor::new(reversed.as_slice(), weight.device())?, 3)?;
+    Ok(Some(w.reshape((stride * c_out, c_in, taps))?.contiguous()?))
 }
 
 impl Module for ConvTranspose1d {
     /// `[B, C_in, T] -> [B, C_out, (T - 1) * stride - 2 * padding + K]`
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.conv_transpose1d(&self.weight, self.padding, 0, self.stride, 1, 1)?;
+        let y = match &self.polyphase {
+            Some(kernel) => {
+                let (b, _, t_in) = x.dims3()?;
+                let s = self.stride;
+                let c_out = kernel.dim(0)? / s;
+                let taps = kernel.dim(2)?;
+                let k = taps * s;
+                let t_out = (t_in - 1) * s + k - 2 * self.padding;
+                let z = x
+                    .pad_with_zeros(D::Minus1, taps - 1, taps - 1)?
+                    .conv1d(kernel, 0, 1, 1, 1)?;
+                let len = z.dim(2)?;
+                // [B, s·C_out, L] -> [B, C_out, L·s], phase ρ of frame j at j·s + ρ.
+                let u = z
+                    .reshape((b, s, c_out, len))?
+                    .permute((0, 2, 3, 1))?
+                    .reshape((b, c_out, len * s))?;
+                u.narrow(2, self.padding, t_out)?
+            }
+            None => x.conv_transpose1d(&self.weight, self.padding, 0, self.stride, 1, 1)?,
+        };
         match &self.bias {
             Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
             None => Ok(y),

@@ -164,7 +164,7 @@ impl HifiGan {
                 Some(vbu.get(out, "bias")?),
                 u,
                 (k - u) / 2,
-            ));
+            )?);
             for (j, (&rk, rd)) in resblock_kernel_sizes
                 .iter()
                 .zip(resblock_dilation_sizes)
