@@ -1,6 +1,8 @@
 //! Building blocks shared by the acoustic model and the vocoders, with PyTorch's parameter names.
 
 use candle_core::{DType, Module, Result, Tensor, D};
+
+use super::conv_direct::{self, ConvShape};
 use candle_nn::VarBuilder;
 
 /// `torch.nn.Conv1d` with "same"-style zero padding applied before the convolution (pre-padding
@@ -13,7 +15,19 @@ pub struct Conv1d {
     stride: usize,
     dilation: usize,
     groups: usize,
+    /// Host copies of the weights for the direct kernel, when this convolution can use it.
+    direct: Option<DirectWeights>,
 }
+
+#[derive(Debug, Clone)]
+struct DirectWeights {
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+}
+
+/// Long signals with few input taps per output go to the direct kernel (see `conv_direct`).
+const DIRECT_MIN_SAMPLES: usize = 4096;
+const DIRECT_MAX_TAPS: usize = 1024;
 
 pub struct ConvSpec {
     pub kernel: usize,
@@ -54,6 +68,26 @@ impl Conv1d {
         } else {
             None
         };
+        Self::from_parts(weight, bias, &spec)
+    }
+
+    pub fn from_parts(weight: Tensor, bias: Option<Tensor>, spec: &ConvSpec) -> Result<Self> {
+        let (_, c_in, k) = weight.dims3()?;
+        let eligible = spec.groups == 1
+            && spec.stride == 1
+            && c_in * k <= DIRECT_MAX_TAPS
+            && weight.dtype() == DType::F32;
+        let direct = if eligible {
+            Some(DirectWeights {
+                weight: weight.flatten_all()?.to_vec1()?,
+                bias: bias
+                    .as_ref()
+                    .map(|b| b.to_dtype(DType::F32)?.to_vec1())
+                    .transpose()?,
+            })
+        } else {
+            None
+        };
         Ok(Self {
             weight,
             bias,
@@ -61,24 +95,43 @@ impl Conv1d {
             stride: spec.stride,
             dilation: spec.dilation,
             groups: spec.groups,
+            direct,
         })
     }
 
-    pub fn from_parts(weight: Tensor, bias: Option<Tensor>, spec: &ConvSpec) -> Self {
-        Self {
-            weight,
-            bias,
-            padding: spec.padding,
-            stride: spec.stride,
-            dilation: spec.dilation,
-            groups: spec.groups,
-        }
+    fn forward_direct(&self, direct: &DirectWeights, x: &Tensor) -> Result<Tensor> {
+        let (_, c_in, t_in) = x.dims3()?;
+        let (c_out, _, kernel) = self.weight.dims3()?;
+        let shape = ConvShape {
+            c_in,
+            c_out,
+            kernel,
+            dilation: self.dilation,
+            padding: self.padding,
+            t_in,
+        };
+        let input = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = vec![0f32; c_out * shape.t_out()];
+        conv_direct::conv1d(
+            &input,
+            &direct.weight,
+            direct.bias.as_deref(),
+            shape,
+            &mut out,
+        );
+        Tensor::from_vec(out, (1, c_out, shape.t_out()), x.device())
     }
 }
 
 impl Module for Conv1d {
     /// `[B, C_in, T] -> [B, C_out, T']`
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(direct) = &self.direct {
+            let (b, _, t) = x.dims3()?;
+            if b == 1 && t >= DIRECT_MIN_SAMPLES && x.dtype() == DType::F32 && x.device().is_cpu() {
+                return self.forward_direct(direct, x);
+            }
+        }
         let x = if self.padding > 0 {
             x.pad_with_zeros(D::Minus1, self.padding, self.padding)?
         } else {

@@ -2,6 +2,7 @@
 
 pub mod acoustic;
 pub mod config;
+pub mod conv_direct;
 pub mod encoder;
 pub mod estimator;
 pub mod layers;

@@ -50,7 +50,7 @@ fn conv(
     } else {
         None
     };
-    Ok(Conv1d::from_parts(weight, bias, &spec))
+    Conv1d::from_parts(weight, bias, &spec)
 }
 
 /// `ResBlock1` (three dilated convs each followed by a plain one) or `ResBlock2` (two dilated convs).
