@@ -37,57 +37,78 @@ pub fn conv1d(x: &[f32], w: &[f32], bias: Option<&[f32]>, s: ConvShape, y: &mut 
     if t_out == 0 {
         return;
     }
+    // Zero-padded rows (plus a lane's slack) so every tap of every output reads in range.
+    let width = s.t_in + 2 * s.padding + LANES;
+    let mut padded = vec![0f32; s.c_in * width];
+    for ci in 0..s.c_in {
+        padded[ci * width + s.padding..ci * width + s.padding + s.t_in]
+            .copy_from_slice(&x[ci * s.t_in..(ci + 1) * s.t_in]);
+    }
     y.par_chunks_mut(t_out).enumerate().for_each(|(co, row)| {
         let weights = &w[co * s.c_in * s.kernel..(co + 1) * s.c_in * s.kernel];
         let b = bias.map_or(0.0, |b| b[co]);
-        dispatch_row(x, weights, b, s, row);
+        dispatch_row(&padded, width, weights, b, s, row);
     });
 }
 
-fn dispatch_row(x: &[f32], w: &[f32], bias: f32, s: ConvShape, row: &mut [f32]) {
+/// Samples summed together in registers.
+const LANES: usize = 8;
+
+fn dispatch_row(x: &[f32], width: usize, w: &[f32], bias: f32, s: ConvShape, row: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { row_avx2(x, w, bias, s, row) };
+            unsafe { row_avx2(x, width, w, bias, s, row) };
             return;
         }
     }
-    row_generic(x, w, bias, s, row);
+    row_generic(x, width, w, bias, s, row);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn row_avx2(x: &[f32], w: &[f32], bias: f32, s: ConvShape, row: &mut [f32]) {
-    row_generic(x, w, bias, s, row)
+unsafe fn row_avx2(x: &[f32], width: usize, w: &[f32], bias: f32, s: ConvShape, row: &mut [f32]) {
+    row_generic(x, width, w, bias, s, row)
 }
 
+/// One output row: for each input row, all taps are summed in registers before the accumulator
+/// is touched, so each output sample costs one accumulator load and store per input channel.
 #[inline(always)]
-fn row_generic(x: &[f32], w: &[f32], bias: f32, s: ConvShape, row: &mut [f32]) {
+fn row_generic(x: &[f32], width: usize, w: &[f32], bias: f32, s: ConvShape, row: &mut [f32]) {
     let t_out = row.len();
+    let full = t_out / LANES * LANES;
     let mut start = 0;
     while start < t_out {
         let end = (start + TILE).min(t_out);
-        let acc = &mut row[start..end];
-        acc.fill(bias);
+        row[start..end].fill(bias);
         for ci in 0..s.c_in {
-            let xrow = &x[ci * s.t_in..(ci + 1) * s.t_in];
-            for k in 0..s.kernel {
-                let weight = w[ci * s.kernel + k];
-                // Output t reads input t + shift; only the part inside the input contributes.
-                let shift = (k * s.dilation) as isize - s.padding as isize;
-                let lo = (start as isize + shift).max(0) as usize;
-                let hi = ((end as isize + shift).min(s.t_in as isize)).max(0) as usize;
-                if lo >= hi {
-                    continue;
+            let xr = &x[ci * width..(ci + 1) * width];
+            let taps = &w[ci * s.kernel..(ci + 1) * s.kernel];
+            let mut t = start;
+            while t < end.min(full) {
+                let mut sum = [0f32; LANES];
+                for (k, &wk) in taps.iter().enumerate() {
+                    let xs: &[f32; LANES] = xr[t + k * s.dilation..t + k * s.dilation + LANES]
+                        .try_into()
+                        .expect("lane-sized");
+                    for j in 0..LANES {
+                        sum[j] += wk * xs[j];
+                    }
                 }
-                let out_lo = (lo as isize - shift) as usize - start;
-                for (a, xv) in acc[out_lo..out_lo + (hi - lo)]
-                    .iter_mut()
-                    .zip(&xrow[lo..hi])
-                {
-                    *a += weight * xv;
+                let out: &mut [f32; LANES] =
+                    (&mut row[t..t + LANES]).try_into().expect("lane-sized");
+                for j in 0..LANES {
+                    out[j] += sum[j];
                 }
+                t += LANES;
+            }
+            for t in t..end {
+                row[t] += taps
+                    .iter()
+                    .enumerate()
+                    .map(|(k, wk)| wk * xr[t + k * s.dilation])
+                    .sum::<f32>();
             }
         }
         start = end;
