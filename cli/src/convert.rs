@@ -54,12 +54,13 @@ enum Kind {
     Matcha {
         #[command(flatten)]
         common: Common,
-        /// Attention heads of the text encoder (not visible in the weights).
-        #[arg(long, default_value_t = 2)]
-        encoder_heads: usize,
-        /// Attention heads of the decoder's transformer blocks.
-        #[arg(long, default_value_t = 2)]
-        decoder_heads: usize,
+        /// Attention heads of the text encoder (not visible in the weights; default: the
+        /// checkpoint's hyper-parameters, else the reference's 2).
+        #[arg(long)]
+        encoder_heads: Option<usize>,
+        /// Attention heads of the decoder's transformer blocks (default as for the encoder).
+        #[arg(long)]
+        decoder_heads: Option<usize>,
         /// A Mellow vocoder file to store inside the voice.
         #[arg(long)]
         vocoder: Option<PathBuf>,
@@ -120,7 +121,21 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             round_durations,
             provenance,
         } => {
-            let tensors = read_checkpoint(&common.input, &["state_dict"])?;
+            let checkpoint = read_checkpoint(&common.input, &["state_dict"])?;
+            let hp = checkpoint.hyper_parameters.as_ref();
+            let saved = |path: &[&str]| {
+                path.iter()
+                    .try_fold(hp?, |v, k| v.get(k))
+                    .and_then(|v| v.as_u64())
+                    .map(|v| v as usize)
+            };
+            let encoder_heads = encoder_heads
+                .or_else(|| saved(&["encoder", "encoder_params", "n_heads"]))
+                .unwrap_or(2);
+            let decoder_heads = decoder_heads
+                .or_else(|| saved(&["decoder", "num_heads"]))
+                .unwrap_or(2);
+            let tensors = checkpoint.tensors;
             let mut acoustic = matcha_config(&tensors, encoder_heads, decoder_heads)?;
             if score_diffusion {
                 acoustic.objective = DecoderObjective::ScoreDiffusion;
@@ -182,7 +197,7 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             save(config, tensors, &common)
         }
         Kind::Hifigan { common, variant } => {
-            let tensors = read_checkpoint(&common.input, &["generator"])?;
+            let tensors = read_checkpoint(&common.input, &["generator"])?.tensors;
             let mut cfg = match variant.as_str() {
                 "v1" => VocoderConfig::hifigan_v1(),
                 "v2" => VocoderConfig::hifigan_v2(),
@@ -218,7 +233,7 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             vocoder_file(cfg, tensors, &common, "HiFi-GAN generator")
         }
         Kind::Vocos { common, padding } => {
-            let tensors = read_checkpoint(&common.input, &["state_dict"])?;
+            let tensors = read_checkpoint(&common.input, &["state_dict"])?.tensors;
             let cfg = vocos_config(&tensors, &padding)?;
             let tensors = tensors
                 .into_iter()

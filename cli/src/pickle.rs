@@ -395,9 +395,41 @@ fn lookup(dict: &Value, key: &str) -> Option<Value> {
     }
 }
 
+/// Plain data of a pickled value as JSON (dicts, dict subclasses, lists, numbers, strings);
+/// tensors and opaque objects without items become null.
+fn to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.clone()),
+        Value::Tuple(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::List(items) => J::Array(items.borrow().iter().map(to_json).collect()),
+        Value::Dict(items) | Value::Object(items) => J::Object(
+            items
+                .borrow()
+                .iter()
+                .filter_map(|(k, v)| match k {
+                    Value::Str(k) => Some((k.clone(), to_json(v))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => J::Null,
+    }
+}
+
+/// What a checkpoint holds that conversion needs.
+pub struct Checkpoint {
+    pub tensors: HashMap<String, Tensor>,
+    /// Lightning's `hyper_parameters`, when the file has them.
+    pub hyper_parameters: Option<serde_json::Value>,
+}
+
 /// The tensors of a PyTorch zip checkpoint, from the dict under the first of `keys` that exists,
-/// else from the top level.
-pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<HashMap<String, Tensor>> {
+/// else from the top level, with the hyper-parameters saved beside them.
+pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<Checkpoint> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut archive = zip::ZipArchive::new(file)
@@ -418,6 +450,7 @@ pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<HashMap<String, Tens
         memo: HashMap::new(),
     }
     .run()?;
+    let hyper_parameters = lookup(&root, "hyper_parameters").map(|h| to_json(&h));
     let dict = keys.iter().find_map(|k| lookup(&root, k)).unwrap_or(root);
     let (Value::Dict(entries) | Value::Object(entries)) = &dict else {
         bail!("no dict of weights in {}", path.display())
@@ -448,7 +481,10 @@ pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<HashMap<String, Tens
             keys.join(" or ")
         );
     }
-    Ok(out)
+    Ok(Checkpoint {
+        tensors: out,
+        hyper_parameters,
+    })
 }
 
 fn materialize(t: &TensorRef, bytes: &[u8]) -> Result<Tensor> {
