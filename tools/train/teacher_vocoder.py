@@ -7,7 +7,7 @@ the adapter plus the teacher's decoder weights, in HiFi-GAN names, as one safete
 `mellow convert hifigan --variant v3`.
 
     python tools/train/teacher_vocoder.py --corpus corpus --run runs/vocoder --utterances 600 \
-        [--minutes 25] [--threads 1] [--device cuda]
+        [--minutes 25 | --max-steps 14400] [--threads 1] [--device cuda]
 """
 import argparse
 import json
@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--run", required=True)
     ap.add_argument("--utterances", type=int, default=600)
     ap.add_argument("--minutes", type=float, default=25)
+    ap.add_argument("--max-steps", type=int, default=10**9, help="stop here (reproducible, unlike --minutes)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--noise-scale", type=float, default=0.667)
@@ -108,7 +109,7 @@ def main():
     log = open(os.path.join(args.run, "adapter_losses.csv"), "w")
     log.write("step,train_mse,held_out_mse\n")
     seg = 64
-    while (time.time() - start) / 60 < args.minutes:
+    while (time.time() - start) / 60 < args.minutes and step < args.max_steps:
         batch_mel, batch_z = [], []
         for _ in range(32):
             mel, z = train[rng.randrange(len(train))]
