@@ -127,35 +127,21 @@ pub fn load_voice(arg: Option<&Path>) -> Result<Voice> {
 }
 
 fn synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
-    let voice = match (&args.voice, need_acoustic, &args.vocoder) {
-        // A mel with an explicit vocoder needs no voice at all.
-        (None, false, Some(_)) => None,
-        _ => Some(load_voice(args.voice.as_deref())?),
+    // A mel with an explicit vocoder needs no voice: the vocoder file (or the phase vocoder's
+    // config) stands in for one.
+    let voice = match (&args.voice, need_acoustic, args.vocoder.as_deref()) {
+        (None, false, Some("phase")) => phase_only_voice()?,
+        (None, false, Some(path)) => {
+            return Ok(Synthesizer::new(&Voice::load(Path::new(path))?, None)?)
+        }
+        _ => load_voice(args.voice.as_deref())?,
     };
     let vocoder = match args.vocoder.as_deref() {
         None => None,
-        Some("phase") => {
-            let mel = match &voice {
-                Some(v) => v.config.mel.clone(),
-                None => Default::default(),
-            };
-            Some(phase_vocoder(&mel, 32))
-        }
+        Some("phase") => Some(phase_vocoder(&voice.config.mel, 32)),
         Some(path) => Some(load_vocoder(&Voice::load(Path::new(path))?)?),
     };
-    match voice {
-        Some(v) => Ok(Synthesizer::new(&v, vocoder)?),
-        None => {
-            // A vocoder file alone: a synthesizer around its own config.
-            let path = Path::new(args.vocoder.as_deref().unwrap_or_default());
-            if args.vocoder.as_deref() == Some("phase") {
-                let v = phase_only_voice()?;
-                return Ok(Synthesizer::new(&v, vocoder)?);
-            }
-            let v = Voice::load(path)?;
-            Ok(Synthesizer::new(&v, vocoder)?)
-        }
-    }
+    Ok(Synthesizer::new(&voice, vocoder)?)
 }
 
 /// A config-only voice for vocoding mels with the phase vocoder when no voice is given.
