@@ -349,71 +349,54 @@ fn render_conditioning(
         .phonemes
         .clone()
         .context("this voice has no phoneme map")?;
-    let (ids, durations) =
-        match (&c.ids, &c.phonemes) {
-            (Some(ids), _) => {
-                if ids.len() != c.durations.len() {
-                    bail!(
-                        "{}: {} ids but {} durations",
-                        path.display(),
-                        ids.len(),
-                        c.durations.len()
-                    );
-                }
-                if let Some(bad) = ids
-                    .iter()
-                    .find(|&&i| i < 0 || i as usize >= map.vocabulary_size())
-                {
-                    bail!(
-                        "{}: phoneme id {bad} is outside this voice's {} symbols",
-                        path.display(),
-                        map.vocabulary_size()
-                    );
-                }
-                (ids.clone(), c.durations.clone())
+    let (ids, durations) = match (&c.ids, &c.phonemes) {
+        (Some(ids), _) => {
+            if ids.len() != c.durations.len() {
+                bail!(
+                    "{}: {} ids but {} durations",
+                    path.display(),
+                    ids.len(),
+                    c.durations.len()
+                );
             }
-            (None, Some(list)) => {
-                let symbols: Vec<String> = match list {
-                    PhonemeList::Symbols(s) => s.clone(),
-                    PhonemeList::Text(t) => t.chars().map(String::from).collect(),
+            if let Some(bad) = ids
+                .iter()
+                .find(|&&i| i < 0 || i as usize >= map.vocabulary_size())
+            {
+                bail!(
+                    "{}: phoneme id {bad} is outside this voice's {} symbols",
+                    path.display(),
+                    map.vocabulary_size()
+                );
+            }
+            (ids.clone(), c.durations.clone())
+        }
+        (None, Some(list)) => {
+            let symbols: Vec<String> = match list {
+                PhonemeList::Symbols(s) => s.clone(),
+                PhonemeList::Text(t) => t.chars().map(String::from).collect(),
+            };
+            if symbols.len() != c.durations.len() {
+                bail!(
+                    "{}: {} phonemes but {} durations",
+                    path.display(),
+                    symbols.len(),
+                    c.durations.len()
+                );
+            }
+            let mut chars = Vec::with_capacity(symbols.len());
+            for symbol in &symbols {
+                let mut it = symbol.chars();
+                let (Some(ch), None) = (it.next(), it.next()) else {
+                    bail!("{}: \"{symbol}\" is not one phoneme symbol", path.display());
                 };
-                if symbols.len() != c.durations.len() {
-                    bail!(
-                        "{}: {} phonemes but {} durations",
-                        path.display(),
-                        symbols.len(),
-                        c.durations.len()
-                    );
-                }
-                // Each symbol keeps its duration; the markers and blanks the voice adds get none.
-                let mut ids = Vec::new();
-                let mut durations = Vec::new();
-                ids.extend(map.bos);
-                durations.extend(map.bos.map(|_| 0.0));
-                if let Some(b) = map.blank {
-                    ids.push(b);
-                    durations.push(0.0);
-                }
-                for (s, d) in symbols.iter().zip(&c.durations) {
-                    let mut chars = s.chars();
-                    let (Some(ch), None) = (chars.next(), chars.next()) else {
-                        bail!("{}: \"{s}\" is not one phoneme symbol", path.display());
-                    };
-                    ids.extend(map.encode(&ch.to_string())?.into_iter().filter(|&i| {
-                        Some(i) != map.blank && Some(i) != map.bos && Some(i) != map.eos
-                    }));
-                    durations.push(*d);
-                    if let Some(b) = map.blank {
-                        ids.push(b);
-                        durations.push(0.0);
-                    }
-                }
-                ids.extend(map.eos);
-                durations.extend(map.eos.map(|_| 0.0));
-                (ids, durations)
+                chars.push(ch);
             }
-            _ => unreachable!("read_conditioning checks that exactly one is given"),
-        };
+            // Each symbol keeps its duration; the markers and blanks the voice adds get none.
+            map.encode_with_values(&chars, &c.durations, 0.0)?
+        }
+        _ => unreachable!("read_conditioning checks that exactly one is given"),
+    };
     let mel = synth.mel(&ids, Some(&durations), c.pitch.as_deref(), opts)?;
     let samples = synth.vocode(&mel.mel)?;
     write(

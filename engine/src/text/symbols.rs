@@ -70,25 +70,65 @@ impl PhonemeMap {
             .copied()
     }
 
+    /// Lays out the voice's id sequence: start marker, a blank, then each symbol's id followed by
+    /// a blank, then the end marker. Each symbol carries a value (a duration, say); the markers and
+    /// blanks get `filler`.
+    fn layout<T: Copy>(
+        &self,
+        symbols: impl Iterator<Item = (i64, T)>,
+        filler: T,
+    ) -> (Vec<i64>, Vec<T>) {
+        let mut ids = Vec::new();
+        let mut values = Vec::new();
+        let mut push = |id: Option<i64>, value: T| {
+            if let Some(id) = id {
+                ids.push(id);
+                values.push(value);
+            }
+        };
+        push(self.bos, filler);
+        push(self.blank, filler);
+        for (id, value) in symbols {
+            push(Some(id), value);
+            push(self.blank, filler);
+        }
+        push(self.eos, filler);
+        (ids, values)
+    }
+
     /// Ids of `phonemes`, and the symbols that had none (left out of the ids).
     pub fn encode_lossy(&self, phonemes: &str) -> (Vec<i64>, Vec<char>) {
-        let mut ids = Vec::with_capacity(phonemes.len() * 2 + 3);
         let mut unknown = Vec::new();
-        ids.extend(self.bos);
-        if let Some(blank) = self.blank {
-            ids.push(blank);
-        }
-        for c in phonemes.chars() {
-            match self.id(c) {
-                Some(id) => {
-                    ids.push(id);
-                    ids.extend(self.blank);
-                }
-                None => unknown.push(c),
+        let known = phonemes.chars().filter_map(|c| {
+            let id = self.id(c);
+            if id.is_none() {
+                unknown.push(c);
             }
-        }
-        ids.extend(self.eos);
+            id.map(|id| (id, ()))
+        });
+        let (ids, _) = self.layout(known, ());
         (ids, unknown)
+    }
+
+    /// Ids of single-symbol phonemes, each with its value (frames, for conditioning files); the
+    /// blanks and markers the voice adds get `filler`. An unknown symbol is an error naming it.
+    pub fn encode_with_values<T: Copy>(
+        &self,
+        symbols: &[char],
+        values: &[T],
+        filler: T,
+    ) -> Result<(Vec<i64>, Vec<T>)> {
+        let mut pairs = Vec::with_capacity(symbols.len());
+        for (&c, &value) in symbols.iter().zip(values) {
+            let id = self.id(c).ok_or_else(|| {
+                Error::input(format!(
+                    "unknown phoneme '{c}' (U+{:04X}): this voice has no such symbol",
+                    c as u32
+                ))
+            })?;
+            pairs.push((id, value));
+        }
+        Ok(self.layout(pairs.into_iter(), filler))
     }
 
     /// Ids of `phonemes`; a symbol the voice does not know is an error that names it.
