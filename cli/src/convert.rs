@@ -311,20 +311,12 @@ fn vocoder_file(
         .into_iter()
         .map(|(k, v)| (format!("vocoder.{k}"), v))
         .collect();
-    let config = VoiceConfig {
-        format: FORMAT.into(),
-        version: VERSION,
-        name: common.name.clone().unwrap_or_else(|| stem(&common.input)),
-        language: "en-us".into(),
-        mel: MelConfig::default(),
-        acoustic: None,
-        phonemes: None,
-        vocoder: Some(cfg),
-        defaults: Default::default(),
-        espeak_version: None,
-        provenance: format!("converted from the {what} {}", file_name(&common.input)),
-        license: common.license.clone(),
-    };
+    let config = VoiceConfig::vocoder_only(
+        common.name.clone().unwrap_or_else(|| stem(&common.input)),
+        cfg,
+        format!("converted from the {what} {}", file_name(&common.input)),
+        common.license.clone(),
+    );
     save(config, tensors, common)
 }
 

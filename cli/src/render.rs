@@ -146,20 +146,12 @@ fn synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
 
 /// A config-only voice for vocoding mels with the phase vocoder when no voice is given.
 fn phase_only_voice() -> Result<Voice> {
-    let config = mellow_engine::VoiceConfig {
-        format: mellow_engine::voice::config::FORMAT.into(),
-        version: mellow_engine::voice::config::VERSION,
-        name: "phase".into(),
-        language: "en-us".into(),
-        mel: Default::default(),
-        acoustic: None,
-        phonemes: None,
-        vocoder: Some(mellow_engine::vocoder::VocoderConfig::Phase { iterations: 32 }),
-        defaults: Default::default(),
-        espeak_version: None,
-        provenance: "built in".into(),
-        license: "GPL-3.0-or-later".into(),
-    };
+    let config = mellow_engine::VoiceConfig::vocoder_only(
+        "phase".into(),
+        mellow_engine::vocoder::VocoderConfig::Phase { iterations: 32 },
+        "built in".into(),
+        "GPL-3.0-or-later".into(),
+    );
     Ok(Voice::new(config, Default::default(), "the phase vocoder")?)
 }
 

@@ -71,6 +71,29 @@ fn en_us() -> String {
 }
 
 impl VoiceConfig {
+    /// The config of a file that holds only a vocoder, for the default 22 050 Hz mel setting.
+    pub fn vocoder_only(
+        name: String,
+        vocoder: VocoderConfig,
+        provenance: String,
+        license: String,
+    ) -> Self {
+        Self {
+            format: FORMAT.into(),
+            version: VERSION,
+            name,
+            language: en_us(),
+            mel: MelConfig::default(),
+            acoustic: None,
+            phonemes: None,
+            vocoder: Some(vocoder),
+            defaults: SynthesisDefaults::default(),
+            espeak_version: None,
+            provenance,
+            license,
+        }
+    }
+
     /// Refuses configs this build cannot run, naming the field.
     pub fn validate(&self) -> Result<()> {
         if self.format != FORMAT {
