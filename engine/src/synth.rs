@@ -93,6 +93,8 @@ pub struct Synthesizer {
     acoustic: Option<AcousticModel>,
     vocoder: Box<dyn Vocoder>,
     vocoder_mel: MelConfig,
+    /// Id → symbol, for alignments (blanks and markers map to nothing).
+    id_symbols: std::collections::HashMap<i64, String>,
 }
 
 /// Builds the vocoder a voice or vocoder file describes.
@@ -173,11 +175,18 @@ impl Synthesizer {
                 voice.config.mel.n_mels, voice.config.mel.hop_length, voice.config.mel.sample_rate
             )));
         }
+        let id_symbols = voice
+            .config
+            .phonemes
+            .iter()
+            .flat_map(|m| m.symbols.iter().map(|(symbol, &id)| (id, symbol.clone())))
+            .collect();
         Ok(Self {
             config: voice.config.clone(),
             acoustic,
             vocoder,
             vocoder_mel,
+            id_symbols,
         })
     }
 
@@ -296,17 +305,13 @@ impl Synthesizer {
 
     /// Symbols of `ids` for alignment display (blanks shown as empty strings).
     fn symbols(&self, ids: &[i64]) -> Vec<String> {
-        let map = self.config.phonemes.as_ref();
         ids.iter()
             .map(|id| {
-                map.and_then(|m| {
-                    m.symbols
-                        .iter()
-                        .find(|(_, v)| *v == id)
-                        .map(|(k, _)| k.clone())
-                })
-                .filter(|s| s != "_")
-                .unwrap_or_default()
+                self.id_symbols
+                    .get(id)
+                    .filter(|s| *s != "_")
+                    .cloned()
+                    .unwrap_or_default()
             })
             .collect()
     }
