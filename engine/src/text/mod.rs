@@ -28,9 +28,23 @@ pub struct Sentence {
 /// Matcha-TTS (phonemizer with `preserve_punctuation`) do.
 const CLAUSE_PUNCTUATION: &[char] = &[',', ';', ':', '.', '!', '?', '—', '…', '¡', '¿'];
 
-/// Refuses characters a Latin-script voice cannot read, naming the first one and where it is.
+/// Refuses characters a Latin-script voice cannot read, naming the first one and where it is in
+/// the whole text; inline phonemes (`[[ ... ]]`) are not text and are skipped.
 pub fn check_script(text: &str) -> Result<()> {
+    let mut inline = false;
+    let mut prev = '\0';
     for (index, c) in text.chars().enumerate() {
+        let opens = prev == '[' && c == '[';
+        let closes = prev == ']' && c == ']';
+        prev = if opens || closes { '\0' } else { c };
+        if opens {
+            inline = true;
+        } else if closes {
+            inline = false;
+        }
+        if inline {
+            continue;
+        }
         let readable = c.is_ascii()
             || matches!(c as u32, 0x00A0..=0x024F | 0x1E00..=0x1EFF | 0x2000..=0x206F)
             || matches!(c, '€' | '£' | '°' | '−');
@@ -152,11 +166,8 @@ pub fn text_to_sentences(text: &str, language: &str, map: &PhonemeMap) -> Result
     if text.trim().is_empty() {
         return Err(Error::input("the text is empty: give some words to speak"));
     }
-    for part in parts(text)? {
-        if let Part::Text(t) = part {
-            check_script(t)?;
-        }
-    }
+    parts(text)?;
+    check_script(text)?;
     let normalized = normalize(text);
     let mut sentences = Vec::new();
     for s in split_sentences(&normalized) {
@@ -216,6 +227,7 @@ mod tests {
             ("😀", "U+1F600"),
             ("日本", "U+65E5"),
             ("...", "nothing to speak"),
+            ("Say [[ həlˈoʊ ]] 日", "at position 17"),
         ] {
             let err = text_to_sentences(text, "en-us", &PhonemeMap::matcha())
                 .unwrap_err()
