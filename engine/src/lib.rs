@@ -6,6 +6,7 @@
 pub mod audio;
 pub mod error;
 pub mod model;
+pub mod stream;
 pub mod synth;
 pub mod text;
 pub mod vocoder;

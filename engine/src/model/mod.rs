@@ -6,9 +6,12 @@ pub mod conv_direct;
 pub mod encoder;
 pub mod estimator;
 pub mod layers;
+pub mod mel_stream;
 pub mod noise;
 pub mod sampler;
+pub mod windows;
 
 pub use acoustic::{AcousticModel, FramePrior};
 pub use config::AcousticConfig;
+pub use mel_stream::{DecodeSettings, MelStream};
 pub use sampler::Sampler;

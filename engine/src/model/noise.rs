@@ -25,3 +25,14 @@ impl NoiseSource {
         Tensor::from_vec(values, shape, device)
     }
 }
+
+/// Standard normal noise for one frame: `values.len()` draws from a stream of its own, so a frame's
+/// noise does not depend on how the utterance is cut into windows. `pass` separates the start noise
+/// (0) from each later draw of the SDE sampler (1, 2, ...).
+pub fn frame_noise(seed: u64, pass: u64, frame: usize, values: &mut [f32]) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream((pass << 40) | frame as u64);
+    for v in values {
+        *v = StandardNormal.sample(&mut rng);
+    }
+}

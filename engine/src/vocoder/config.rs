@@ -64,6 +64,66 @@ fn iterations() -> usize {
 }
 
 impl VocoderConfig {
+    /// Mel frames on each side that can change a frame's output samples: with this much context a
+    /// chunk of a mel vocodes to exactly the samples the whole mel gives there. `None` for the
+    /// phase vocoder, whose iterations spread over the whole signal.
+    pub fn context_frames(&self) -> Option<usize> {
+        match self {
+            Self::Vocos {
+                num_layers,
+                n_fft,
+                hop_length,
+                ..
+            } => {
+                // The embedding and each ConvNeXt block are kernel-7 convolutions (3 frames a side);
+                // an output sample overlaps n_fft / hop frames of the inverse STFT.
+                Some(3 * (num_layers + 1) + n_fft.div_ceil(2 * hop_length) + 1)
+            }
+            Self::Hifigan {
+                resblock,
+                upsample_rates,
+                upsample_kernel_sizes,
+                resblock_kernel_sizes,
+                resblock_dilation_sizes,
+                adapter,
+                ..
+            } => {
+                let hop: usize = upsample_rates.iter().product();
+                // Reach in output samples, summed stage by stage: a sample at a stage of `rate`
+                // samples per frame stands for hop / rate output samples.
+                let adapter_frames: usize = adapter.iter().map(|l| l.kernel / 2).sum();
+                let mut reach = (adapter_frames + 3) * hop; // the adapter and conv_pre (kernel 7)
+                let mut rate = 1;
+                for (&u, &k) in upsample_rates.iter().zip(upsample_kernel_sizes) {
+                    reach += k.div_ceil(u) * hop / rate;
+                    rate *= u;
+                    let block = resblock_kernel_sizes
+                        .iter()
+                        .zip(resblock_dilation_sizes)
+                        .map(|(&k, dilations)| {
+                            let half = k / 2;
+                            dilations
+                                .iter()
+                                .map(|d| {
+                                    if resblock == "1" {
+                                        half * (d + 1)
+                                    } else {
+                                        half * d
+                                    }
+                                })
+                                .sum::<usize>()
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    reach += block * hop / rate;
+                }
+                reach += 3; // conv_post, kernel 7 at the output rate
+                Some(reach.div_ceil(hop) + 1)
+            }
+            Self::Phase { .. } => None,
+        }
+    }
+
     /// HiFi-GAN V1 (13.9 M parameters), the reference's `v1` config.
     pub fn hifigan_v1() -> Self {
         Self::Hifigan {

@@ -112,6 +112,7 @@ pub struct HifiGan {
     num_kernels: usize,
     conv_post: Conv1d,
     hop: usize,
+    context: Option<usize>,
 }
 
 impl HifiGan {
@@ -190,6 +191,7 @@ impl HifiGan {
             num_kernels: resblock_kernel_sizes.len(),
             conv_post,
             hop: upsample_rates.iter().product(),
+            context: cfg.context_frames(),
         })
     }
 
@@ -227,6 +229,10 @@ impl Vocoder for HifiGan {
 
     fn hop_length(&self) -> usize {
         self.hop
+    }
+
+    fn context_frames(&self) -> Option<usize> {
+        self.context
     }
 
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {

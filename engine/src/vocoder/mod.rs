@@ -17,6 +17,9 @@ pub trait Vocoder: Send {
     fn name(&self) -> &'static str;
     /// Output samples per mel frame.
     fn hop_length(&self) -> usize;
+    /// Mel frames of context on each side that make a chunk vocode exactly as in the whole mel
+    /// (see [`VocoderConfig::context_frames`]); `None` when only whole mels vocode correctly.
+    fn context_frames(&self) -> Option<usize>;
     /// Turns a log-mel `[1, n_mels, T]` into mono samples (`T * hop_length` of them).
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>>;
 }

@@ -100,6 +100,10 @@ impl Vocoder for PhaseVocoder {
         self.cfg.hop_length
     }
 
+    fn context_frames(&self) -> Option<usize> {
+        None
+    }
+
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
         // Real log-mels lie within about [-12, 4]; the clamp keeps a wild model's output finite.
         let mel = mel

@@ -66,6 +66,7 @@ pub struct Vocos {
     hop: usize,
     trim: usize,
     center: bool,
+    context: Option<usize>,
     spectra: Vec<Complex32>,
     envelope: Vec<f32>,
 }
@@ -111,6 +112,21 @@ impl Vocos {
             hop,
             trim: if center { n_fft / 2 } else { (n_fft - hop) / 2 },
             center,
+            // A centred ISTFT drops a frame's worth of samples, so chunks would not line up.
+            context: if center {
+                None
+            } else {
+                super::VocoderConfig::Vocos {
+                    input_channels,
+                    dim,
+                    intermediate_dim,
+                    num_layers,
+                    n_fft,
+                    hop_length: hop,
+                    padding: padding.into(),
+                }
+                .context_frames()
+            },
             spectra: Vec::new(),
             envelope: Vec::new(),
         })
@@ -145,6 +161,10 @@ impl Vocoder for Vocos {
 
     fn hop_length(&self) -> usize {
         self.hop
+    }
+
+    fn context_frames(&self) -> Option<usize> {
+        self.context
     }
 
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {

@@ -1,0 +1,279 @@
+//! Phoneme ids → mel, a piece at a time. The encoder runs over windows of phonemes and the sampler
+//! over windows of frames, so the first frames of a long sentence are out after one short encoder
+//! window and one short decoder window, and the cost grows linearly with the length.
+//!
+//! The cut is a property of the synthesis, not of the caller: the windows depend only on the ids
+//! and their durations, so a whole render and a stream give the same mel. Neighbouring decoder
+//! windows overlap, and their shared frames are cross-faded so no seam can be heard.
+
+use candle_core::{Device, Result, Tensor};
+
+use super::acoustic::AcousticModel;
+use super::noise::frame_noise;
+use super::sampler::{sample, Sampler, SamplerInput};
+use super::windows::{Extent, Window, WindowPlan};
+
+/// Phoneme windows of the text encoder (ids count blanks: 48 ids are about 24 phonemes); its
+/// attention sees 32 ids past each core.
+pub const ENCODER_WINDOWS: WindowPlan = WindowPlan {
+    first: 48,
+    size: 256,
+    context: 32,
+};
+
+/// Frame windows of the decoder: 24 frames (0.28 s at hop 256, 22 050 Hz) first, enough for the
+/// vocoder's first chunk and its context, then doubling up to 256 (3 s).
+pub const DECODER_WINDOWS: WindowPlan = WindowPlan {
+    first: 24,
+    size: 256,
+    context: 16,
+};
+
+/// Frames cross-faded between neighbouring decoder windows (at most the context).
+pub const CROSSFADE_FRAMES: usize = 8;
+
+/// What the sampler needs besides the model and the ids.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeSettings {
+    pub sampler: Sampler,
+    pub steps: usize,
+    pub temperature: f64,
+    pub seed: u64,
+    /// Multiplies the predicted durations (1 / speaking rate).
+    pub length_scale: f32,
+}
+
+/// A mel being produced window by window; `next_frames` gives the frames that are final.
+pub struct MelStream<'m> {
+    model: &'m AcousticModel,
+    ids: Vec<u32>,
+    speaker: Option<Tensor>,
+    settings: DecodeSettings,
+    given_durations: Option<Vec<f32>>,
+    /// Ids whose encoder output is known.
+    encoded: usize,
+    encoder_windows: Vec<Window>,
+    next_encoder_window: usize,
+    /// Prior mean of the encoded ids, `[1, n_feats, encoded]`.
+    mu: Option<Tensor>,
+    /// Frames per encoded id, and their running sum.
+    durations: Vec<f32>,
+    cumulative: Vec<f32>,
+    /// Frames already handed out.
+    emitted: usize,
+    decoder_windows: usize,
+    /// The next window's first frames as the previous window saw them, to cross-fade with.
+    pending_tail: Option<Tensor>,
+    finished: bool,
+}
+
+impl<'m> MelStream<'m> {
+    /// `durations` (frames per id, already scaled) replace the model's when given.
+    pub fn new(
+        model: &'m AcousticModel,
+        ids: &[i64],
+        speaker: Option<Tensor>,
+        given_durations: Option<Vec<f32>>,
+        settings: DecodeSettings,
+    ) -> Result<Self> {
+        if ids.is_empty() {
+            candle_core::bail!("no phoneme ids to synthesise")
+        }
+        if let Some(d) = &given_durations {
+            if d.len() != ids.len() {
+                candle_core::bail!("{} durations for {} phoneme ids", d.len(), ids.len())
+            }
+        }
+        let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
+        Ok(Self {
+            model,
+            encoder_windows: ENCODER_WINDOWS.windows(ids.len()),
+            ids,
+            speaker,
+            settings,
+            given_durations,
+            encoded: 0,
+            next_encoder_window: 0,
+            mu: None,
+            durations: Vec::new(),
+            cumulative: Vec::new(),
+            emitted: 0,
+            decoder_windows: 0,
+            pending_tail: None,
+            finished: false,
+        })
+    }
+
+    /// Frames per id; complete once the stream has ended.
+    pub fn durations(&self) -> &[f32] {
+        &self.durations
+    }
+
+    /// The next final frames, de-normalised `[1, n_feats, n]`, or `None` at the end.
+    pub fn next_frames(&mut self) -> Result<Option<Tensor>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let window = loop {
+            let extent = self.frame_extent();
+            match DECODER_WINDOWS.window(self.decoder_windows, self.emitted, extent) {
+                Some(w) => break w,
+                None => self.encode_next_window()?,
+            }
+        };
+        let frames = self.decode_window(&window)?;
+        self.decoder_windows += 1;
+        self.emitted = window.core.end;
+        if let Extent::Total(total) = self.frame_extent() {
+            self.finished = self.emitted >= total;
+        }
+        Ok(Some(frames))
+    }
+
+    /// Frames known so far: all of them once every id is encoded.
+    fn frame_extent(&self) -> Extent {
+        let sum = self.cumulative.last().copied().unwrap_or(0.0);
+        if self.encoded == self.ids.len() {
+            // As Matcha: the frame count is the floor of the summed durations, at least one.
+            Extent::Total(sum.max(1.0) as usize)
+        } else {
+            Extent::AtLeast(sum as usize)
+        }
+    }
+
+    fn encode_next_window(&mut self) -> Result<()> {
+        let Some(w) = self.encoder_windows.get(self.next_encoder_window).cloned() else {
+            candle_core::bail!("the encoder windows ended before the frames were decided")
+        };
+        let device = self.model.device();
+        let span_ids =
+            Tensor::from_vec(self.ids[w.span.clone()].to_vec(), (1, w.span.len()), device)?;
+        let out = self
+            .model
+            .encoder()
+            .forward(&span_ids, self.speaker.as_ref())?;
+        let offset = w.core.start - w.span.start;
+        // [1, n_feats, span] -> [1, n_feats, core]
+        let mu = out.mu.narrow(2, offset, w.core.len())?.contiguous()?;
+        let durations = match &self.given_durations {
+            Some(d) => d[w.core.clone()].to_vec(),
+            None => {
+                let logw = out.log_durations.flatten_all()?.to_vec1::<f32>()?;
+                self.model.durations(
+                    &logw[offset..offset + w.core.len()],
+                    self.settings.length_scale,
+                )
+            }
+        };
+        self.mu = Some(match self.mu.take() {
+            Some(prev) => Tensor::cat(&[&prev, &mu], 2)?.contiguous()?,
+            None => mu,
+        });
+        let mut acc = self.cumulative.last().copied().unwrap_or(0.0);
+        for d in durations {
+            acc += d;
+            self.durations.push(d);
+            self.cumulative.push(acc);
+        }
+        self.encoded = w.core.end;
+        self.next_encoder_window += 1;
+        Ok(())
+    }
+
+    /// The prior for frames `span` (Matcha's `generate_path`: frame `j` belongs to the first id
+    /// whose cumulative duration exceeds `j`), padded to the U-Net's length multiple.
+    fn prior(&self, span: &std::ops::Range<usize>) -> Result<(Tensor, Tensor, usize)> {
+        let device = self.model.device();
+        let len = span.len();
+        let multiple = self.model.config().length_multiple();
+        let padded = len.div_ceil(multiple) * multiple;
+        let last = self.ids.len() - 1;
+        let mut index = Vec::with_capacity(padded);
+        let mut covered = Vec::with_capacity(padded);
+        for j in span.clone() {
+            let id = self.cumulative.partition_point(|&c| c <= j as f32);
+            covered.push(if id < self.ids.len() { 1f32 } else { 0.0 });
+            index.push(id.min(last) as u32);
+        }
+        index.resize(padded, last as u32);
+        covered.resize(padded, 0.0);
+        let mu = self.mu.as_ref().expect("encoded before decoding");
+        let index = Tensor::from_vec(index, padded, device)?;
+        let covered = Tensor::from_vec(covered, (1, 1, padded), device)?;
+        let mu_y = mu.index_select(&index, 2)?.broadcast_mul(&covered)?;
+        let mask: Vec<f32> = (0..padded)
+            .map(|j| if j < len { 1.0 } else { 0.0 })
+            .collect();
+        let mask = Tensor::from_vec(mask, (1, 1, padded), device)?;
+        Ok((mu_y, mask, padded))
+    }
+
+    /// Noise for frames `span`, each frame's from its own stream; padding frames get zeros.
+    fn noise(&self, pass: u64, span: &std::ops::Range<usize>, padded: usize) -> Result<Tensor> {
+        let n_feats = self.model.config().n_feats;
+        let mut column = vec![0f32; n_feats];
+        let mut values = vec![0f32; n_feats * padded];
+        for (k, frame) in span.clone().enumerate() {
+            frame_noise(self.settings.seed, pass, frame, &mut column);
+            for (b, v) in column.iter().enumerate() {
+                values[b * padded + k] = *v;
+            }
+        }
+        Tensor::from_vec(values, (1, n_feats, padded), &Device::Cpu)?.to_device(self.model.device())
+    }
+
+    fn decode_window(&mut self, w: &Window) -> Result<Tensor> {
+        let (mu, mask, padded) = self.prior(&w.span)?;
+        let start = self.noise(0, &w.span, padded)?;
+        let mut pass = 0;
+        let span = w.span.clone();
+        let mut step_noise = || {
+            pass += 1;
+            self.noise(pass, &span, padded)
+        };
+        let s = self.settings;
+        let out = sample(
+            s.sampler,
+            self.model.estimator(),
+            self.model.config(),
+            SamplerInput {
+                mu: &mu,
+                mask: &mask,
+                speaker: self.speaker.as_ref(),
+                noise: &start,
+                temperature: s.temperature,
+                steps: s.steps,
+                step_noise: &mut step_noise,
+            },
+        )?;
+        let (mean, std) = self.model.mel_statistics();
+        let out = ((out * std)? + mean)?;
+        let offset = w.core.start - w.span.start;
+        let mut core = out.narrow(2, offset, w.core.len())?;
+        if let Some(tail) = self.pending_tail.take() {
+            core = crossfade(&tail, &core)?;
+        }
+        let after = w.span.end - w.core.end;
+        if after > 0 {
+            let fade = CROSSFADE_FRAMES.min(after);
+            self.pending_tail = Some(out.narrow(2, offset + w.core.len(), fade)?);
+        }
+        Ok(core)
+    }
+}
+
+/// Blends the previous window's view of the first frames of `core` into it, linearly from the
+/// old to the new.
+fn crossfade(tail: &Tensor, core: &Tensor) -> Result<Tensor> {
+    let n = tail.dim(2)?.min(core.dim(2)?);
+    let len = core.dim(2)?;
+    let weights: Vec<f32> = (0..n).map(|i| (i as f32 + 0.5) / n as f32).collect();
+    let new_w = Tensor::from_vec(weights, (1, 1, n), core.device())?;
+    let old_w = (1.0 - &new_w)?;
+    let head = (core.narrow(2, 0, n)?.broadcast_mul(&new_w)?
+        + tail.narrow(2, 0, n)?.broadcast_mul(&old_w)?)?;
+    if n == len {
+        return Ok(head);
+    }
+    Tensor::cat(&[&head, &core.narrow(2, n, len - n)?], 2)
+}

@@ -1,0 +1,5 @@
+//! Streaming: a synthesis worker thread (the producer) and an audio consumer joined by a lock-free
+//! ring of samples, with bounded channels for control. Only the consumer half runs on an audio
+//! thread; it never allocates, locks or waits.
+
+pub mod chunked;
