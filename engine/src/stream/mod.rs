@@ -3,3 +3,8 @@
 //! thread; it never allocates, locks or waits.
 
 pub mod chunked;
+pub mod pipeline;
+pub mod ring;
+
+pub use pipeline::{Event, Pipeline, PipelineConfig};
+pub use ring::{SampleReader, StreamState};

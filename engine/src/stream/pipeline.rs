@@ -1,0 +1,338 @@
+//! The producer: a worker thread that owns the synthesizer and turns each text it is sent into
+//! samples in the ring, sentence by sentence and chunk by chunk, resampled to the output's rate.
+//! Control goes in and events come out through bounded crossbeam channels; a cancel is an atomic,
+//! seen by the consumer at its next callback and by the worker between chunks.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+
+use super::ring::{sample_ring, SampleReader, SampleWriter, StreamState};
+use crate::audio::resample::StreamResampler;
+use crate::error::{Error, Result};
+use crate::synth::{SynthesisOptions, Synthesizer, SENTENCE_PAUSE};
+
+/// Texts that may wait for the worker; a sender beyond that waits (or is told, with `try_speak`).
+pub const QUEUE_LENGTH: usize = 64;
+
+/// How the pipeline is set up.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// The consumer's sample rate; the worker resamples to it.
+    pub output_rate: u32,
+    /// Audio the ring holds ahead of the consumer.
+    pub ring_seconds: f32,
+    /// Audio gathered before an utterance starts playing (0 for writers that can wait).
+    pub prebuffer_seconds: f32,
+}
+
+impl PipelineConfig {
+    pub fn new(output_rate: u32) -> Self {
+        Self {
+            output_rate,
+            ring_seconds: 20.0,
+            prebuffer_seconds: 0.0,
+        }
+    }
+}
+
+enum Command {
+    Speak {
+        utterance: u64,
+        text: String,
+        queued: Instant,
+    },
+    Options(SynthesisOptions),
+    Flush,
+    Shutdown,
+}
+
+/// What the worker reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The first samples of the utterance are in the ring, `latency` after it was queued.
+    FirstAudio { utterance: u64, latency: Duration },
+    /// Every sample of the utterance is in the ring.
+    Synthesized { utterance: u64, samples: u64 },
+    /// The utterance could not be spoken; nothing more of it will play.
+    Failed { utterance: u64, message: String },
+    /// Everything queued before the flush has been synthesised.
+    Flushed,
+}
+
+/// The control side of a running pipeline. Dropping it stops the worker.
+pub struct Pipeline {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    state: Arc<StreamState>,
+    next_utterance: u64,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Pipeline {
+    /// Starts the worker with `synth`; returns the control side and the consumer half.
+    pub fn start(
+        synth: Synthesizer,
+        options: SynthesisOptions,
+        config: PipelineConfig,
+    ) -> Result<(Pipeline, SampleReader)> {
+        if !(8_000..=384_000).contains(&config.output_rate) {
+            return Err(Error::input(format!(
+                "output rate {} Hz is outside 8000..384000 Hz",
+                config.output_rate
+            )));
+        }
+        synth.resolve(&options)?;
+        let state = Arc::new(StreamState::default());
+        let (writer, mut reader) =
+            sample_ring(config.output_rate, config.ring_seconds, state.clone());
+        reader.set_prebuffer(config.output_rate, config.prebuffer_seconds);
+        let (commands, command_rx) = bounded(QUEUE_LENGTH);
+        let (event_tx, events) = bounded(4 * QUEUE_LENGTH);
+        let worker = Worker {
+            synth,
+            options,
+            output_rate: config.output_rate,
+            writer,
+            commands: command_rx,
+            events: event_tx,
+        };
+        let worker = std::thread::Builder::new()
+            .name("mellow-synthesis".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::input(format!("cannot start the synthesis thread: {e}")))?;
+        Ok((
+            Pipeline {
+                commands,
+                events,
+                state,
+                next_utterance: 1,
+                worker: Some(worker),
+            },
+            reader,
+        ))
+    }
+
+    /// Queues `text`, waiting while the queue is full; returns the utterance's id.
+    pub fn speak(&mut self, text: impl Into<String>) -> Result<u64> {
+        let utterance = self.next_utterance;
+        self.commands
+            .send(Command::Speak {
+                utterance,
+                text: text.into(),
+                queued: Instant::now(),
+            })
+            .map_err(|_| Error::input("the synthesis thread has stopped"))?;
+        self.next_utterance += 1;
+        Ok(utterance)
+    }
+
+    /// Queues `text` unless the queue is full (`Ok(None)` then).
+    pub fn try_speak(&mut self, text: impl Into<String>) -> Result<Option<u64>> {
+        let utterance = self.next_utterance;
+        match self.commands.try_send(Command::Speak {
+            utterance,
+            text: text.into(),
+            queued: Instant::now(),
+        }) {
+            Ok(()) => {
+                self.next_utterance += 1;
+                Ok(Some(utterance))
+            }
+            Err(TrySendError::Full(_)) => Ok(None),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(Error::input("the synthesis thread has stopped"))
+            }
+        }
+    }
+
+    /// Stops everything queued or playing: the consumer drops it at its next callback, the worker
+    /// between two chunks.
+    pub fn cancel(&self) {
+        self.state.cancel_below(self.next_utterance);
+    }
+
+    /// New options for the texts queued from now on.
+    pub fn set_options(&self, options: SynthesisOptions) -> Result<()> {
+        self.commands
+            .send(Command::Options(options))
+            .map_err(|_| Error::input("the synthesis thread has stopped"))
+    }
+
+    /// Asks for an [`Event::Flushed`] once everything queued so far is synthesised.
+    pub fn flush(&self) -> Result<()> {
+        self.commands
+            .send(Command::Flush)
+            .map_err(|_| Error::input("the synthesis thread has stopped"))
+    }
+
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    pub fn state(&self) -> &Arc<StreamState> {
+        &self.state
+    }
+
+    /// Id of the last utterance queued (0 before any).
+    pub fn last_utterance(&self) -> u64 {
+        self.next_utterance - 1
+    }
+
+    /// Stops the worker after the text it is on, without waiting for playback.
+    pub fn shutdown(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.cancel();
+        self.shutdown();
+    }
+}
+
+struct Worker {
+    synth: Synthesizer,
+    options: SynthesisOptions,
+    output_rate: u32,
+    writer: SampleWriter,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        while let Ok(command) = self.commands.recv() {
+            match command {
+                Command::Speak {
+                    utterance,
+                    text,
+                    queued,
+                } => self.speak(utterance, &text, queued),
+                Command::Options(options) => self.options = options,
+                Command::Flush => report(&self.events, Event::Flushed),
+                Command::Shutdown => break,
+            }
+        }
+    }
+
+    fn speak(&mut self, utterance: u64, text: &str, queued: Instant) {
+        if self.writer.state().is_cancelled(utterance) {
+            return;
+        }
+        match self.synthesize(utterance, text, queued) {
+            Ok(Some(samples)) => {
+                if self.writer.end_utterance(utterance, &mut || false).is_ok() {
+                    report(&self.events, Event::Synthesized { utterance, samples });
+                }
+            }
+            // Cancelled, or nobody is listening any more.
+            Ok(None) => {}
+            Err(e) => {
+                let _ = self.writer.end_utterance(utterance, &mut || false);
+                report(
+                    &self.events,
+                    Event::Failed {
+                        utterance,
+                        message: e.to_string(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Every sentence of `text` into the ring, with pauses between; `Ok(None)` when stopped.
+    fn synthesize(&mut self, utterance: u64, text: &str, queued: Instant) -> Result<Option<u64>> {
+        let opts = self.synth.resolve(&self.options)?;
+        let sentences = self.synth.sentences(text)?;
+        let voice_rate = self.synth.sample_rate();
+        let mut sink = RingSink {
+            writer: &mut self.writer,
+            resampler: StreamResampler::new(voice_rate, self.output_rate).map_err(Error::input)?,
+            utterance,
+            converted: Vec::new(),
+            total: 0,
+            first_audio: Some(queued),
+            events: &self.events,
+        };
+        let pause = vec![0f32; (SENTENCE_PAUSE * voice_rate as f32) as usize];
+        for (i, sentence) in sentences.iter().enumerate() {
+            if i > 0 && !sink.send(&pause) {
+                return Ok(None);
+            }
+            let finished = self
+                .synth
+                .stream_sentence(&sentence.ids, &opts, &mut |samples| sink.send(&samples))?;
+            if !finished {
+                return Ok(None);
+            }
+        }
+        Ok(sink.finish().then_some(sink.total))
+    }
+}
+
+fn report(events: &Sender<Event>, event: Event) {
+    // A full event queue means nobody is listening; the audio matters more.
+    let _ = events.try_send(event);
+}
+
+/// Samples at the voice's rate → the output rate → the ring.
+struct RingSink<'a> {
+    writer: &'a mut SampleWriter,
+    resampler: StreamResampler,
+    utterance: u64,
+    converted: Vec<f32>,
+    total: u64,
+    /// When the utterance was queued, until its first samples are written.
+    first_audio: Option<Instant>,
+    events: &'a Sender<Event>,
+}
+
+impl RingSink<'_> {
+    /// False when the utterance was cancelled or the consumer has gone.
+    fn send(&mut self, samples: &[f32]) -> bool {
+        self.converted.clear();
+        if self.resampler.push(samples, &mut self.converted).is_err() {
+            return false;
+        }
+        self.write_converted()
+    }
+
+    fn finish(&mut self) -> bool {
+        self.converted.clear();
+        if self.resampler.finish(&mut self.converted).is_err() {
+            return false;
+        }
+        self.write_converted()
+    }
+
+    fn write_converted(&mut self) -> bool {
+        if self.converted.is_empty() {
+            return true;
+        }
+        if self
+            .writer
+            .write(self.utterance, &self.converted, &mut || false)
+            .is_err()
+        {
+            return false;
+        }
+        self.total += self.converted.len() as u64;
+        if let Some(queued) = self.first_audio.take() {
+            report(
+                self.events,
+                Event::FirstAudio {
+                    utterance: self.utterance,
+                    latency: queued.elapsed(),
+                },
+            );
+        }
+        true
+    }
+}
