@@ -1,12 +1,18 @@
-//! `mellow`: render speech to WAV files, inspect voices, convert checkpoints.
+//! `mellow`: render speech to WAV files or standard output, speak through the sound card, inspect
+//! voices, convert checkpoints.
 
 mod checkpoint;
 mod convert;
+mod devices;
 mod info;
 mod inputs;
+mod live;
 mod pickle;
+mod playback;
 mod plot;
 mod render;
+mod say;
+mod stream_out;
 mod voices;
 
 use std::process::ExitCode;
@@ -27,8 +33,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Render text, phonemes, conditioning or a mel to WAV files.
+    /// Render text, phonemes, conditioning or a mel to WAV files (or stream PCM to standard output).
     Render(render::RenderArgs),
+    /// Speak text through the sound card as it is synthesised.
+    Say(say::SayArgs),
+    /// List the audio hosts and output devices `say` can play on.
+    Devices(devices::DevicesArgs),
     /// List the built-in voice and the voice files found in the voice folder.
     Voices(voices::VoicesArgs),
     /// Show what a voice file holds.
@@ -49,6 +59,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Say(args) => say::run(args),
+        Command::Devices(args) => devices::run(args),
         Command::Voices(args) => voices::run(args),
         Command::Info(args) => info::run(args),
         Command::Convert(args) => convert::run(args),

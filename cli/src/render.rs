@@ -17,6 +17,7 @@ use crate::inputs::{
     PhonemeList,
 };
 use crate::plot::write_plot;
+use crate::stream_out;
 use crate::voices::voice_dir;
 
 /// Voice and sampling options shared by the commands that synthesise.
@@ -58,9 +59,13 @@ pub struct SynthArgs {
 pub struct RenderArgs {
     /// Text to speak (default: --input FILE, or standard input).
     pub text: Option<String>,
-    /// Output WAV file.
+    /// Output WAV file; `-` streams a WAV to standard output as it is made.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Stream raw 16-bit little-endian mono PCM to standard output as it is made (as Piper's
+    /// --output-raw); with no text argument, each line of standard input is spoken as it comes.
+    #[arg(long, conflicts_with_all = ["output", "out_dir", "plot", "json_input"])]
+    pub output_raw: bool,
     /// Read the text from FILE (`-` for standard input).
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -126,7 +131,7 @@ pub fn load_voice(arg: Option<&Path>) -> Result<Voice> {
     }
 }
 
-fn synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
+pub fn build_synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
     // A mel with an explicit vocoder needs no voice: the vocoder file (or the phase vocoder's
     // config) stands in for one.
     let voice = match (&args.voice, need_acoustic, args.vocoder.as_deref()) {
@@ -155,7 +160,7 @@ fn phase_only_voice() -> Result<Voice> {
     Ok(Voice::new(config, Default::default(), "the phase vocoder")?)
 }
 
-fn options(args: &SynthArgs) -> SynthesisOptions {
+pub fn synthesis_options(args: &SynthArgs) -> SynthesisOptions {
     SynthesisOptions {
         steps: args.steps,
         temperature: args.temperature,
@@ -216,8 +221,12 @@ fn render_sentences(
 }
 
 pub fn run(args: RenderArgs) -> Result<()> {
+    let to_stdout = args.output_raw || args.output.as_deref() == Some(Path::new("-"));
+    if to_stdout {
+        return stream_out::run(&args);
+    }
     if args.output.is_none() && args.out_dir.is_none() {
-        bail!("say where to write: -o FILE.wav, or --out-dir DIR with --input FILE");
+        bail!("say where to write: -o FILE.wav (or - for standard output), --output-raw, or --out-dir DIR with --input FILE");
     }
     if args.output.is_some() && args.out_dir.is_some() {
         bail!("-o and --out-dir exclude each other");
@@ -228,8 +237,8 @@ pub fn run(args: RenderArgs) -> Result<()> {
     if let Some(mel_path) = &args.mel {
         return render_mel(&args, mel_path);
     }
-    let mut synth = synthesizer(&args.synth, true)?;
-    let opts = synth.resolve(&options(&args.synth))?;
+    let mut synth = build_synthesizer(&args.synth, true)?;
+    let opts = synth.resolve(&synthesis_options(&args.synth))?;
     if let Some(path) = &args.conditioning {
         return render_conditioning(&args, &mut synth, &opts, path);
     }
@@ -410,7 +419,7 @@ fn render_mel(args: &RenderArgs, path: &Path) -> Result<()> {
         .output
         .as_ref()
         .context("--mel renders one file: give -o FILE.wav")?;
-    let mut synth = synthesizer(&args.synth, false)?;
+    let mut synth = build_synthesizer(&args.synth, false)?;
     let mel = read_mel(path)?;
     let samples = synth.vocode(&mel)?;
     write(

@@ -6,5 +6,5 @@ pub mod chunked;
 pub mod pipeline;
 pub mod ring;
 
-pub use pipeline::{Event, Pipeline, PipelineConfig};
+pub use pipeline::{Event, EventReceiver, Pipeline, PipelineConfig};
 pub use ring::{SampleReader, StreamState};

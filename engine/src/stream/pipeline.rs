@@ -17,6 +17,9 @@ use crate::synth::{SynthesisOptions, Synthesizer, SENTENCE_PAUSE};
 /// Texts that may wait for the worker; a sender beyond that waits (or is told, with `try_speak`).
 pub const QUEUE_LENGTH: usize = 64;
 
+/// Where the pipeline's events arrive.
+pub type EventReceiver = Receiver<Event>;
+
 /// How the pipeline is set up.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {

@@ -1,0 +1,91 @@
+//! Feeding a running pipeline: the whole text at once, or standard input line by line as it is
+//! typed, each line queued as soon as it is complete while earlier lines still play.
+
+use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{anyhow, Result};
+use mellow_engine::stream::{Event, EventReceiver, Pipeline, StreamState};
+
+/// Where the text comes from.
+pub enum TextSource {
+    Whole(String),
+    Lines(Box<dyn BufRead + Send>),
+}
+
+/// The thread that queues the text, and what it has queued so far.
+pub struct Feeder {
+    input_done: Arc<AtomicBool>,
+    last_queued: Arc<AtomicU64>,
+    thread: Option<JoinHandle<Result<Pipeline>>>,
+}
+
+impl Feeder {
+    /// Starts queueing `source` into `pipeline`. A full queue makes the feeder wait, so text that
+    /// comes faster than it can be spoken is held back, never dropped.
+    pub fn start(mut pipeline: Pipeline, source: TextSource) -> Feeder {
+        let input_done = Arc::new(AtomicBool::new(false));
+        let last_queued = Arc::new(AtomicU64::new(0));
+        let (done, last) = (input_done.clone(), last_queued.clone());
+        let thread = std::thread::spawn(move || {
+            let result = (|| -> Result<()> {
+                match source {
+                    TextSource::Whole(text) => {
+                        last.store(pipeline.speak(text)?, Ordering::Release);
+                    }
+                    TextSource::Lines(reader) => {
+                        for line in reader.lines() {
+                            let line =
+                                line.map_err(|e| anyhow!("cannot read standard input: {e}"))?;
+                            if line.trim().is_empty() {
+                                continue;
+                            }
+                            last.store(pipeline.speak(line)?, Ordering::Release);
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            done.store(true, Ordering::Release);
+            result.map(|()| pipeline)
+        });
+        Feeder {
+            input_done,
+            last_queued,
+            thread: Some(thread),
+        }
+    }
+
+    /// True once the input has ended and everything queued has been played (or written).
+    pub fn finished(&self, state: &StreamState) -> bool {
+        self.input_done.load(Ordering::Acquire)
+            && state.finished_utterance() >= self.last_queued.load(Ordering::Acquire)
+    }
+
+    /// Id of the last utterance queued (0: none).
+    pub fn queued(&self) -> u64 {
+        self.last_queued.load(Ordering::Acquire)
+    }
+
+    /// Waits for the feeder to end and gives back its error, if any (the pipeline stops here).
+    pub fn join(mut self) -> Result<()> {
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Ok(_pipeline))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(anyhow!("the input thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Prints the pipeline's failures (numbered as the input's utterances), noting that there were.
+pub fn report_failures(events: &EventReceiver, failed: &mut bool) {
+    for event in events.try_iter() {
+        if let Event::Failed { utterance, message } = event {
+            eprintln!("error: utterance {utterance}: {message}");
+            *failed = true;
+        }
+    }
+}

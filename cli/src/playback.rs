@@ -1,0 +1,256 @@
+//! The sound card, through cpal: finding a device, choosing a configuration it accepts, and an
+//! output stream whose callback only calls the engine's real-time consumer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{
+    BufferSize, Device, ErrorKind, Host, OutputCallbackInfo, SampleFormat, SizedSample, Stream,
+    StreamConfig, SupportedBufferSize, SupportedStreamConfig,
+};
+use mellow_engine::stream::ring::FromMono;
+use mellow_engine::stream::SampleReader;
+
+/// Longest device period the callback's scratch buffer covers in one pass (longer periods are
+/// filled in several passes).
+const SCRATCH_FRAMES: usize = 8192;
+
+/// The host named `name` (`mellow devices` lists them), else the system's default.
+pub fn host(name: Option<&str>) -> Result<Host> {
+    let Some(name) = name else {
+        return Ok(cpal::default_host());
+    };
+    let available = cpal::available_hosts();
+    let id = available
+        .iter()
+        .find(|id| id.name().eq_ignore_ascii_case(name))
+        .with_context(|| {
+            format!(
+                "no audio host `{name}` in this build; available: {}",
+                available
+                    .iter()
+                    .map(|h| h.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    cpal::host_from_id(*id).with_context(|| format!("the {name} audio host is not running"))
+}
+
+pub fn device_name(device: &Device) -> String {
+    device
+        .description()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|_| "(unnamed device)".into())
+}
+
+/// The host's own short name of a device (ALSA: `default`, `pulse`, `hw:0,0`).
+pub fn device_id(device: &Device) -> String {
+    device
+        .id()
+        .map(|id| id.id().to_string())
+        .unwrap_or_default()
+}
+
+/// The output device named `name` (its id or description exactly, or else the only one whose id
+/// or description contains it), or the host's default output.
+pub fn output_device(host: &Host, name: Option<&str>) -> Result<Device> {
+    let Some(name) = name else {
+        return host.default_output_device().context(
+            "no audio output device found: connect one or start a sound server (`mellow devices` lists what is there)",
+        );
+    };
+    let devices: Vec<Device> = host
+        .output_devices()
+        .context("cannot list the audio output devices")?
+        .collect();
+    if let Some(d) = devices
+        .iter()
+        .find(|d| device_id(d) == name || device_name(d) == name)
+    {
+        return Ok(d.clone());
+    }
+    let needle = name.to_lowercase();
+    let matching: Vec<&Device> = devices
+        .iter()
+        .filter(|d| {
+            device_id(d).to_lowercase().contains(&needle)
+                || device_name(d).to_lowercase().contains(&needle)
+        })
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!("no output device named `{name}` (`mellow devices` lists them)"),
+        many => bail!(
+            "`{name}` matches several devices: {}",
+            many.iter()
+                .map(|d| device_id(d))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn playable(format: SampleFormat) -> bool {
+    matches!(
+        format,
+        SampleFormat::F32 | SampleFormat::I16 | SampleFormat::I32 | SampleFormat::U16
+    )
+}
+
+/// The device's default configuration, or one at `rate` when asked; refused rates are an error
+/// that lists what the device takes.
+pub fn choose_config(device: &Device, rate: Option<u32>) -> Result<SupportedStreamConfig> {
+    let default = device
+        .default_output_config()
+        .with_context(|| format!("{} gives no output configuration", device_name(device)))?;
+    let wanted = rate.unwrap_or(default.sample_rate());
+    if rate.is_none() && playable(default.sample_format()) {
+        return Ok(default);
+    }
+    let ranges: Vec<_> = device
+        .supported_output_configs()
+        .with_context(|| format!("cannot read what {} supports", device_name(device)))?
+        .collect();
+    let mut fitting: Vec<_> = ranges
+        .iter()
+        .filter(|r| {
+            playable(r.sample_format())
+                && (r.min_sample_rate()..=r.max_sample_rate()).contains(&wanted)
+        })
+        .collect();
+    // Prefer the default's format and channel count, then float.
+    fitting.sort_by_key(|r| {
+        (
+            r.sample_format() != default.sample_format(),
+            r.channels() != default.channels(),
+            r.sample_format() != SampleFormat::F32,
+        )
+    });
+    match fitting.first() {
+        Some(r) => Ok((*r).with_sample_rate(wanted)),
+        None => {
+            let offered: Vec<String> = ranges
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}–{} Hz {} ch {}",
+                        r.min_sample_rate(),
+                        r.max_sample_rate(),
+                        r.channels(),
+                        r.sample_format()
+                    )
+                })
+                .collect();
+            bail!(
+                "{} does not play {wanted} Hz in a format we write; it offers: {}",
+                device_name(device),
+                offered.join("; ")
+            )
+        }
+    }
+}
+
+/// What the stream's callbacks saw, for the main thread: errors, and how far behind the callback
+/// the device plays.
+#[derive(Clone, Default)]
+pub struct DeviceFault {
+    fatal: Arc<Mutex<Option<String>>>,
+    xruns: Arc<AtomicU64>,
+    output_latency_us: Arc<AtomicU64>,
+}
+
+impl DeviceFault {
+    /// Time from the last callback until its samples are heard, as the host predicts it.
+    pub fn output_latency(&self) -> Duration {
+        Duration::from_micros(self.output_latency_us.load(Ordering::Relaxed))
+    }
+
+    /// The error that ended the stream, if one did.
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal.lock().ok()?.clone()
+    }
+
+    /// Underruns the device itself reported.
+    pub fn xruns(&self) -> u64 {
+        self.xruns.load(Ordering::Relaxed)
+    }
+
+    /// Records `e`; true when the stream cannot go on.
+    fn record(&self, e: &cpal::Error) -> bool {
+        match e.kind() {
+            ErrorKind::Xrun => {
+                self.xruns.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            // The stream goes on (rerouted, or without real-time priority).
+            ErrorKind::DeviceChanged | ErrorKind::RealtimeDenied => false,
+            _ => {
+                if let Ok(mut slot) = self.fatal.lock() {
+                    slot.get_or_insert(e.to_string());
+                }
+                true
+            }
+        }
+    }
+}
+
+/// Starts playing what `reader` gives on `device`, asking for periods of about `period` (servers
+/// otherwise buffer up to seconds, which no cancel could take back).
+pub fn start_output(
+    device: &Device,
+    config: &SupportedStreamConfig,
+    period: Duration,
+    reader: SampleReader,
+    fault: DeviceFault,
+) -> Result<Stream> {
+    let mut stream_config: StreamConfig = config.config();
+    let frames = (config.sample_rate() as f64 * period.as_secs_f64()).round() as u32;
+    if let SupportedBufferSize::Range { min, max } = config.buffer_size() {
+        stream_config.buffer_size = BufferSize::Fixed(frames.clamp(*min, *max));
+    }
+    let stream = match config.sample_format() {
+        SampleFormat::F32 => build::<f32>(device, &stream_config, reader, fault),
+        SampleFormat::I16 => build::<i16>(device, &stream_config, reader, fault),
+        SampleFormat::I32 => build::<i32>(device, &stream_config, reader, fault),
+        SampleFormat::U16 => build::<u16>(device, &stream_config, reader, fault),
+        other => bail!("sample format {other} is not supported"),
+    }
+    .with_context(|| format!("cannot open an output stream on {}", device_name(device)))?;
+    stream
+        .play()
+        .with_context(|| format!("cannot start playback on {}", device_name(device)))?;
+    Ok(stream)
+}
+
+fn build<T: SizedSample + FromMono + Send + 'static>(
+    device: &Device,
+    config: &StreamConfig,
+    mut reader: SampleReader,
+    fault: DeviceFault,
+) -> Result<Stream, cpal::Error> {
+    let channels = config.channels as usize;
+    // Allocated here, before the stream runs: the callback itself never allocates.
+    let mut scratch = vec![0f32; SCRATCH_FRAMES];
+    let state = reader.state().clone();
+    let latency = fault.output_latency_us.clone();
+    device.build_output_stream::<T, _, _>(
+        *config,
+        move |data: &mut [T], info: &OutputCallbackInfo| {
+            reader.fill_interleaved(data, channels, &mut scratch);
+            let t = info.timestamp();
+            let ahead = t.playback.duration_since(t.callback);
+            latency.store(ahead.as_micros() as u64, Ordering::Relaxed);
+        },
+        move |e| {
+            if fault.record(&e) {
+                // The producer must not wait for a consumer that is gone.
+                state.close_consumer();
+            }
+        },
+        None,
+    )
+}

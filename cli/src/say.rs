@@ -1,0 +1,157 @@
+//! `mellow say`: speak through the sound card as the audio is made, the text given as an argument
+//! or typed line by line on standard input.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use clap::Args;
+use cpal::traits::StreamTrait;
+use mellow_engine::stream::{Pipeline, PipelineConfig};
+
+use crate::inputs::read_file_text;
+use crate::live::{report_failures, Feeder, TextSource};
+use crate::playback::{choose_config, device_name, host, output_device, start_output, DeviceFault};
+use crate::render::{build_synthesizer, synthesis_options, SynthArgs};
+
+#[derive(Args)]
+pub struct SayArgs {
+    /// Text to speak (default: --input FILE, or standard input line by line).
+    pub text: Option<String>,
+    /// Read the text from FILE.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Output device: its name, or a part of it that names one device (`mellow devices`).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Audio host, e.g. ALSA or JACK where the build has it (default: the system's).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Ask the device for this sample rate (default: its own); the speech is resampled to it.
+    #[arg(long)]
+    pub device_rate: Option<u32>,
+    /// Audio gathered before each utterance starts playing, in milliseconds: more rides out a
+    /// busy machine, less starts sooner.
+    #[arg(long, default_value_t = 100)]
+    pub prebuffer_ms: u32,
+    /// Device period in milliseconds: the longest a cancel or Ctrl-C waits for silence.
+    #[arg(long, default_value_t = 10)]
+    pub period_ms: u32,
+    /// Print the device, the latency of each utterance and the underrun count.
+    #[arg(short, long)]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub synth: SynthArgs,
+}
+
+pub fn run(args: SayArgs) -> Result<()> {
+    if args.text.is_some() && args.input.is_some() {
+        bail!("give the text as an argument or with --input, not both");
+    }
+    if args.synth.sample_rate.is_some() {
+        bail!("say plays at the device's rate: use --device-rate to ask the device for one");
+    }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let interrupted = interrupted.clone();
+        ctrlc::set_handler(move || interrupted.store(true, Ordering::Release))?;
+    }
+    let source = match (&args.text, &args.input) {
+        (Some(t), _) => TextSource::Whole(t.clone()),
+        (None, Some(path)) => TextSource::Whole(read_file_text(path)?),
+        (None, None) => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("Type text to speak, a line at a time; Ctrl-D ends, Ctrl-C stops.");
+            }
+            TextSource::Lines(Box::new(std::io::BufReader::new(std::io::stdin())))
+        }
+    };
+    let host = host(args.host.as_deref())?;
+    let device = output_device(&host, args.device.as_deref())?;
+    let config = choose_config(&device, args.device_rate)?;
+    let synth = build_synthesizer(&args.synth, true)?;
+    let mut pipeline_config = PipelineConfig::new(config.sample_rate());
+    pipeline_config.prebuffer_seconds = args.prebuffer_ms as f32 / 1000.0;
+    let (pipeline, reader) =
+        Pipeline::start(synth, synthesis_options(&args.synth), pipeline_config)?;
+    let events = pipeline.events().clone();
+    let state = pipeline.state().clone();
+    let fault = DeviceFault::default();
+    let period = Duration::from_millis(args.period_ms.clamp(1, 1000) as u64);
+    let stream = start_output(&device, &config, period, reader, fault.clone())?;
+    if args.verbose {
+        eprintln!(
+            "playing on {} ({}) at {} Hz, {} channel(s), {}",
+            device_name(&device),
+            host.id().name(),
+            config.sample_rate(),
+            config.channels(),
+            config.sample_format()
+        );
+    }
+    let feeder = Feeder::start(pipeline, source);
+    let mut failed = false;
+    loop {
+        if interrupted.load(Ordering::Acquire) {
+            // Silence at once: the callback drops everything at its next period.
+            state.cancel_below(u64::MAX);
+            std::thread::sleep(Duration::from_millis(30));
+            drop(stream);
+            eprintln!("stopped");
+            std::process::exit(130);
+        }
+        if let Some(message) = fault.fatal() {
+            drop(stream);
+            bail!("the audio device stopped: {message}");
+        }
+        if args.verbose {
+            for event in events.try_iter() {
+                match event {
+                    mellow_engine::stream::Event::FirstAudio { utterance, latency } => eprintln!(
+                        "utterance {utterance}: first audio after {:.1} ms",
+                        latency.as_secs_f64() * 1e3
+                    ),
+                    mellow_engine::stream::Event::Failed { utterance, message } => {
+                        eprintln!("error: utterance {utterance}: {message}");
+                        failed = true;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            report_failures(&events, &mut failed);
+        }
+        if feeder.finished(&state) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Let the device play out what it has buffered before the stream closes.
+    let drain_until =
+        Instant::now() + fault.output_latency() + 2 * period + Duration::from_millis(50);
+    while Instant::now() < drain_until && fault.fatal().is_none() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = stream.pause();
+    drop(stream);
+    let underruns = state.underruns();
+    if args.verbose || underruns > 0 || fault.xruns() > 0 {
+        eprintln!(
+            "played {:.2} s, {underruns} underrun(s), {} device xrun(s)",
+            state.played() as f64 / config.sample_rate() as f64,
+            fault.xruns()
+        );
+    }
+    let queued = feeder.queued();
+    feeder.join()?;
+    if queued == 0 {
+        bail!("there was no text to speak");
+    }
+    if failed {
+        bail!("some text could not be spoken (see above)");
+    }
+    Ok(())
+}

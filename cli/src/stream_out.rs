@@ -1,0 +1,99 @@
+//! `mellow render --output-raw` and `-o -`: 16-bit PCM (raw, or a WAV stream) on standard output,
+//! written as the pipeline makes it, so a reader hears the first words before the text is done.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use mellow_engine::stream::{Pipeline, PipelineConfig};
+
+use crate::inputs::read_file_text;
+use crate::live::{report_failures, Feeder, TextSource};
+use crate::render::{build_synthesizer, synthesis_options, RenderArgs};
+
+pub fn run(args: &RenderArgs) -> Result<()> {
+    if args.mel.is_some() || args.conditioning.is_some() || args.phonemes {
+        bail!("standard output streams text; write --mel, --conditioning and --phonemes renders to a file with -o FILE.wav");
+    }
+    if args.out_dir.is_some() {
+        bail!("--out-dir writes files; leave it out to stream to standard output");
+    }
+    if args.text.is_some() && args.input.is_some() {
+        bail!("give the text as an argument or with --input, not both");
+    }
+    let source = match (&args.text, &args.input) {
+        (Some(t), _) => TextSource::Whole(t.clone()),
+        (None, Some(path)) if path.as_os_str() != "-" => TextSource::Whole(read_file_text(path)?),
+        _ => TextSource::Lines(Box::new(std::io::BufReader::new(std::io::stdin()))),
+    };
+    let synth = build_synthesizer(&args.synth, true)?;
+    let rate = args.synth.sample_rate.unwrap_or(synth.sample_rate());
+    let (pipeline, mut reader) = Pipeline::start(
+        synth,
+        synthesis_options(&args.synth),
+        PipelineConfig::new(rate),
+    )?;
+    let events = pipeline.events().clone();
+    let state = pipeline.state().clone();
+    let feeder = Feeder::start(pipeline, source);
+    let mut out = std::io::stdout().lock();
+    let fail = |e: std::io::Error| {
+        state.close_consumer();
+        anyhow::Error::new(e).context("cannot write to standard output")
+    };
+    if !args.output_raw {
+        out.write_all(&streaming_wav_header(rate)).map_err(fail)?;
+        out.flush().map_err(fail)?;
+    }
+    let mut samples = vec![0f32; 8192];
+    let mut bytes = Vec::with_capacity(2 * samples.len());
+    let mut failed = false;
+    loop {
+        let n = reader.read_available(&mut samples);
+        if n > 0 {
+            bytes.clear();
+            for s in &samples[..n] {
+                let v = (s.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16;
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            out.write_all(&bytes).map_err(fail)?;
+            out.flush().map_err(fail)?;
+            continue;
+        }
+        report_failures(&events, &mut failed);
+        if feeder.finished(&state) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    report_failures(&events, &mut failed);
+    let queued = feeder.queued();
+    feeder.join().context("reading the text")?;
+    if queued == 0 {
+        bail!("there was no text to speak");
+    }
+    if failed {
+        bail!("some text could not be spoken (see above)");
+    }
+    Ok(())
+}
+
+/// A WAV header for a stream of unknown length: the sizes say "as long as it goes" (0xFFFFFFFF),
+/// as streaming tools write them.
+fn streaming_wav_header(rate: u32) -> [u8; 44] {
+    let mut h = [0u8; 44];
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    h[8..12].copy_from_slice(b"WAVE");
+    h[12..16].copy_from_slice(b"fmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // PCM
+    h[22..24].copy_from_slice(&1u16.to_le_bytes()); // mono
+    h[24..28].copy_from_slice(&rate.to_le_bytes());
+    h[28..32].copy_from_slice(&(rate * 2).to_le_bytes());
+    h[32..34].copy_from_slice(&2u16.to_le_bytes());
+    h[34..36].copy_from_slice(&16u16.to_le_bytes());
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+    h
+}
