@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{
     BufferSize, Device, ErrorKind, Host, OutputCallbackInfo, SampleFormat, SizedSample, Stream,
-    StreamConfig, SupportedBufferSize, SupportedStreamConfig,
+    StreamConfig, SupportedBufferSize, SupportedStreamConfig, SupportedStreamConfigRange,
 };
 use mellow_engine::stream::ring::FromMono;
 use mellow_engine::stream::SampleReader;
@@ -104,17 +104,29 @@ fn playable(format: SampleFormat) -> bool {
 /// The device's default configuration, or one at `rate` when asked; refused rates are an error
 /// that lists what the device takes.
 pub fn choose_config(device: &Device, rate: Option<u32>) -> Result<SupportedStreamConfig> {
+    let name = device_name(device);
     let default = device
         .default_output_config()
-        .with_context(|| format!("{} gives no output configuration", device_name(device)))?;
-    let wanted = rate.unwrap_or(default.sample_rate());
+        .with_context(|| format!("{name} gives no output configuration"))?;
     if rate.is_none() && playable(default.sample_format()) {
         return Ok(default);
     }
-    let ranges: Vec<_> = device
+    let ranges: Vec<SupportedStreamConfigRange> = device
         .supported_output_configs()
-        .with_context(|| format!("cannot read what {} supports", device_name(device)))?
+        .with_context(|| format!("cannot read what {name} supports"))?
         .collect();
+    pick_config(&name, &default, &ranges, rate)
+}
+
+/// A configuration from `ranges` at `rate` (default: the default's), in a format we write,
+/// closest to the device's default.
+fn pick_config(
+    name: &str,
+    default: &SupportedStreamConfig,
+    ranges: &[SupportedStreamConfigRange],
+    rate: Option<u32>,
+) -> Result<SupportedStreamConfig> {
+    let wanted = rate.unwrap_or(default.sample_rate());
     let mut fitting: Vec<_> = ranges
         .iter()
         .filter(|r| {
@@ -146,8 +158,7 @@ pub fn choose_config(device: &Device, rate: Option<u32>) -> Result<SupportedStre
                 })
                 .collect();
             bail!(
-                "{} does not play {wanted} Hz in a format we write; it offers: {}",
-                device_name(device),
+                "{name} does not play {wanted} Hz in a format we write; it offers: {}",
                 offered.join("; ")
             )
         }
@@ -198,9 +209,10 @@ impl DeviceFault {
     }
 }
 
-/// Starts playing what `reader` gives on `device`, asking for periods of about `period` (servers
-/// otherwise buffer up to seconds, which no cancel could take back).
-pub fn start_output(
+/// Opens an output stream on `device` that plays what `reader` gives once started, asking for
+/// periods of about `period` (servers otherwise buffer up to seconds, which no cancel could take
+/// back).
+pub fn open_output(
     device: &Device,
     config: &SupportedStreamConfig,
     period: Duration,
@@ -220,10 +232,14 @@ pub fn start_output(
         other => bail!("sample format {other} is not supported"),
     }
     .with_context(|| format!("cannot open an output stream on {}", device_name(device)))?;
+    Ok(stream)
+}
+
+/// Starts a stream opened by [`open_output`].
+pub fn start(stream: &Stream, device: &Device) -> Result<()> {
     stream
         .play()
-        .with_context(|| format!("cannot start playback on {}", device_name(device)))?;
-    Ok(stream)
+        .with_context(|| format!("cannot start playback on {}", device_name(device)))
 }
 
 fn build<T: SizedSample + FromMono + Send + 'static>(
@@ -253,4 +269,51 @@ fn build<T: SizedSample + FromMono + Send + 'static>(
         },
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(
+        min: u32,
+        max: u32,
+        channels: u16,
+        format: SampleFormat,
+    ) -> SupportedStreamConfigRange {
+        SupportedStreamConfigRange::new(channels, min, max, SupportedBufferSize::Unknown, format)
+    }
+
+    fn default_config() -> SupportedStreamConfig {
+        SupportedStreamConfig::new(2, 48_000, SupportedBufferSize::Unknown, SampleFormat::I16)
+    }
+
+    #[test]
+    fn a_rate_the_device_refuses_names_what_it_offers() {
+        let ranges = [
+            range(44_100, 48_000, 2, SampleFormat::I16),
+            range(8_000, 192_000, 2, SampleFormat::I24),
+        ];
+        let err = pick_config("Card", &default_config(), &ranges, Some(96_000))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Card does not play 96000 Hz"), "{err}");
+        assert!(err.contains("44100–48000 Hz 2 ch i16"), "{err}");
+    }
+
+    #[test]
+    fn the_default_format_and_channels_are_preferred_then_float() {
+        let ranges = [
+            range(8_000, 96_000, 1, SampleFormat::F32),
+            range(8_000, 96_000, 2, SampleFormat::F32),
+            range(8_000, 96_000, 2, SampleFormat::I16),
+        ];
+        let c = pick_config("Card", &default_config(), &ranges, Some(44_100)).unwrap();
+        assert_eq!(
+            (c.sample_rate(), c.channels(), c.sample_format()),
+            (44_100, 2, SampleFormat::I16)
+        );
+        let c = pick_config("Card", &default_config(), &ranges[..2], Some(22_050)).unwrap();
+        assert_eq!((c.channels(), c.sample_format()), (2, SampleFormat::F32));
+    }
 }

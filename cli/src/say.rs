@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use clap::Args;
 use cpal::traits::StreamTrait;
-use mellow_engine::stream::{Pipeline, PipelineConfig};
+use mellow_engine::stream::{Event, Pipeline, PipelineConfig};
 
 use crate::inputs::read_file_text;
-use crate::live::{report_failures, Feeder, TextSource};
-use crate::playback::{choose_config, device_name, host, output_device, start_output, DeviceFault};
+use crate::live::{Feeder, TextSource};
+use crate::playback::{
+    choose_config, device_name, host, open_output, output_device, start, DeviceFault,
+};
 use crate::render::{build_synthesizer, synthesis_options, SynthArgs};
 
 #[derive(Args)]
@@ -81,7 +83,9 @@ pub fn run(args: SayArgs) -> Result<()> {
     let state = pipeline.state().clone();
     let fault = DeviceFault::default();
     let period = Duration::from_millis(args.period_ms.clamp(1, 1000) as u64);
-    let stream = start_output(&device, &config, period, reader, fault.clone())?;
+    // Opened now so device errors come before any synthesis; started with the first audio.
+    let stream = open_output(&device, &config, period, reader, fault.clone())?;
+    let mut playing = false;
     if args.verbose {
         eprintln!(
             "playing on {} ({}) at {} Hz, {} channel(s), {}",
@@ -107,22 +111,26 @@ pub fn run(args: SayArgs) -> Result<()> {
             drop(stream);
             bail!("the audio device stopped: {message}");
         }
-        if args.verbose {
-            for event in events.try_iter() {
-                match event {
-                    mellow_engine::stream::Event::FirstAudio { utterance, latency } => eprintln!(
-                        "utterance {utterance}: first audio after {:.1} ms",
-                        latency.as_secs_f64() * 1e3
-                    ),
-                    mellow_engine::stream::Event::Failed { utterance, message } => {
-                        eprintln!("error: utterance {utterance}: {message}");
-                        failed = true;
+        for event in events.try_iter() {
+            match event {
+                Event::FirstAudio { utterance, latency } => {
+                    if !playing {
+                        start(&stream, &device)?;
+                        playing = true;
                     }
-                    _ => {}
+                    if args.verbose {
+                        eprintln!(
+                            "utterance {utterance}: first audio after {:.1} ms",
+                            latency.as_secs_f64() * 1e3
+                        );
+                    }
                 }
+                Event::Failed { utterance, message } => {
+                    eprintln!("error: utterance {utterance}: {message}");
+                    failed = true;
+                }
+                _ => {}
             }
-        } else {
-            report_failures(&events, &mut failed);
         }
         if feeder.finished(&state) {
             break;
