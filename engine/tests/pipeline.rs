@@ -197,3 +197,47 @@ fn wait_for(pipeline: &Pipeline, wanted: impl Fn(&Event) -> bool) -> Event {
         }
     }
 }
+
+#[test]
+fn text_faster_than_playback_is_held_back_and_nothing_is_lost() {
+    let mut config = PipelineConfig::new(22_050);
+    config.ring_seconds = 1.0;
+    let (mut pipeline, mut reader) =
+        Pipeline::start(synthesizer(), SynthesisOptions::default(), config).unwrap();
+    // Nobody plays yet: the ring fills, the worker waits, then the queue fills.
+    let mut queued = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match pipeline.try_speak("One more line.").unwrap() {
+            Some(_) => queued += 1,
+            None => break,
+        }
+        assert!(Instant::now() < deadline, "the queue never filled");
+    }
+    assert!(queued >= mellow_engine::stream::pipeline::QUEUE_LENGTH);
+    // Playback starts; a blocking speak waits for room instead of failing.
+    let last = std::thread::scope(|s| {
+        let player = s.spawn(|| collect(&mut reader, queued as u64 + 1));
+        let last = pipeline.speak("The last line.").unwrap();
+        let played = player.join().unwrap();
+        assert_eq!(last, queued as u64 + 1);
+        played
+    });
+    let synthesized: u64 = pipeline
+        .events()
+        .try_iter()
+        .filter_map(|e| match e {
+            Event::Synthesized { samples, .. } => Some(samples),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(
+        last.len() as u64,
+        synthesized,
+        "every synthesised sample was played"
+    );
+    assert!(pipeline
+        .events()
+        .try_iter()
+        .all(|e| !matches!(e, Event::Failed { .. })));
+}

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::synth::{SynthesisOptions, Synthesizer, SENTENCE_PAUSE};
 
 /// Texts that may wait for the worker; a sender beyond that waits (or is told, with `try_speak`).
-pub const QUEUE_LENGTH: usize = 64;
+pub const QUEUE_LENGTH: usize = 16;
 
 /// Where the pipeline's events arrive.
 pub type EventReceiver = Receiver<Event>;
