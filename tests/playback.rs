@@ -284,7 +284,7 @@ impl PulseServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("pulseaudio starts (bash .ci/install-deps installs it)");
-        let mut pulse = PulseServer {
+        let pulse = PulseServer {
             dir,
             server,
             recorder: None,

@@ -207,11 +207,8 @@ fn text_faster_than_playback_is_held_back_and_nothing_is_lost() {
     // Nobody plays yet: the ring fills, the worker waits, then the queue fills.
     let mut queued = 0;
     let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match pipeline.try_speak("One more line.").unwrap() {
-            Some(_) => queued += 1,
-            None => break,
-        }
+    while pipeline.try_speak("One more line.").unwrap().is_some() {
+        queued += 1;
         assert!(Instant::now() < deadline, "the queue never filled");
     }
     assert!(queued >= mellow_engine::stream::pipeline::QUEUE_LENGTH);

@@ -59,7 +59,6 @@ impl ChunkedVocoding {
         let Some(mel) = &self.mel else {
             return Ok(true);
         };
-        let hop = vocoder.hop_length();
         let Some(context) = vocoder.context_frames() else {
             // Only a whole mel vocodes correctly.
             if last && self.vocoded < self.received {
@@ -87,12 +86,10 @@ impl ChunkedVocoding {
             let span_start = start.saturating_sub(context);
             let span_end = (end + context).min(self.received);
             let chunk = mel.narrow(2, span_start, span_end - span_start)?;
-            let samples = vocoder.vocode(&chunk)?;
-            let from = (start - span_start) * hop;
-            let to = ((end - span_start) * hop).min(samples.len());
+            let samples = vocoder.vocode_span(&chunk, start - span_start..end - span_start)?;
             self.vocoded = end;
             self.next_chunk = (self.next_chunk * 2).min(MAX_CHUNK_FRAMES);
-            if !emit(samples[from..to].to_vec()) {
+            if !emit(samples) {
                 return Ok(false);
             }
         }

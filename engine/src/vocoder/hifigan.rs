@@ -113,6 +113,9 @@ pub struct HifiGan {
     conv_post: Conv1d,
     hop: usize,
     context: Option<usize>,
+    /// For each upsampling stage: its rate (samples per frame), and the reach in output samples
+    /// of everything after it, so a span's activations can be cropped stage by stage.
+    stages: Vec<(usize, usize)>,
 }
 
 impl HifiGan {
@@ -192,11 +195,23 @@ impl HifiGan {
             conv_post,
             hop: upsample_rates.iter().product(),
             context: cfg.context_frames(),
+            stages: downstream_reach(cfg),
         })
     }
 
     /// `[1, n_mels, T] -> [1, 1, T * hop]`
     pub fn forward(&self, mel: &Tensor) -> candle_core::Result<Tensor> {
+        self.forward_span(mel, 0..mel.dim(2)?)
+    }
+
+    /// The samples of frames `keep` of `mel`, `[1, 1, keep.len() * hop]`. After each upsampling
+    /// stage the activations are cropped to what the kept samples still depend on, so the context
+    /// frames cost little beyond the first stage.
+    pub fn forward_span(
+        &self,
+        mel: &Tensor,
+        keep: std::ops::Range<usize>,
+    ) -> candle_core::Result<Tensor> {
         let mut x = mel.clone();
         for (i, layer) in self.adapter.iter().enumerate() {
             if i > 0 {
@@ -205,6 +220,9 @@ impl HifiGan {
             x = layer.forward(&x)?;
         }
         let mut x = self.conv_pre.forward(&x)?;
+        // First output sample that `x` covers.
+        let mut origin = 0usize;
+        let (keep_from, keep_to) = (keep.start * self.hop, keep.end * self.hop);
         for (i, up) in self.ups.iter().enumerate() {
             x = up.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
             let mut sum: Option<Tensor> = None;
@@ -216,10 +234,76 @@ impl HifiGan {
                 });
             }
             x = (sum.expect("at least one residual kernel") / self.num_kernels as f64)?;
+            // [1, C, n] -> [1, C, m]: only what the kept samples can still reach.
+            let (rate, reach) = self.stages[i];
+            let per_sample = self.hop / rate;
+            let len = x.dim(2)?;
+            let from =
+                (keep_from.saturating_sub(reach).saturating_sub(origin) / per_sample).min(len);
+            let to = ((keep_to + reach).saturating_sub(origin))
+                .div_ceil(per_sample)
+                .min(len);
+            if from > 0 || to < len {
+                x = x.narrow(2, from, to - from)?;
+                origin += from * per_sample;
+            }
         }
         // The final activation uses PyTorch's default slope.
-        self.conv_post.forward(&leaky_relu(&x, 0.01)?)?.tanh()
+        let out = self.conv_post.forward(&leaky_relu(&x, 0.01)?)?.tanh()?;
+        out.narrow(2, keep_from - origin, keep_to - keep_from)
     }
+}
+
+/// For each upsampling stage: (samples per frame after it, reach in output samples of the stages
+/// after it and of conv_post), as [`VocoderConfig::context_frames`] counts reach.
+fn downstream_reach(cfg: &VocoderConfig) -> Vec<(usize, usize)> {
+    let VocoderConfig::Hifigan {
+        resblock,
+        upsample_rates,
+        upsample_kernel_sizes,
+        resblock_kernel_sizes,
+        resblock_dilation_sizes,
+        ..
+    } = cfg
+    else {
+        return Vec::new();
+    };
+    let hop: usize = upsample_rates.iter().product();
+    let block = resblock_kernel_sizes
+        .iter()
+        .zip(resblock_dilation_sizes)
+        .map(|(&k, dilations)| {
+            let half = k / 2;
+            dilations
+                .iter()
+                .map(|d| {
+                    if resblock == "1" {
+                        half * (d + 1)
+                    } else {
+                        half * d
+                    }
+                })
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0);
+    // Reach of each stage on its own, in output samples, with the rate after it.
+    let mut rate = 1;
+    let mut own = Vec::new();
+    for (&u, &k) in upsample_rates.iter().zip(upsample_kernel_sizes) {
+        let up = k.div_ceil(u) * hop / rate;
+        rate *= u;
+        own.push((rate, up + block * hop / rate));
+    }
+    let post = 3; // conv_post, kernel 7 at the output rate
+    (0..own.len())
+        .map(|i| {
+            (
+                own[i].0,
+                own[i + 1..].iter().map(|s| s.1).sum::<usize>() + post,
+            )
+        })
+        .collect()
 }
 
 impl Vocoder for HifiGan {
@@ -236,7 +320,15 @@ impl Vocoder for HifiGan {
     }
 
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
-        let audio = self.forward(mel)?.flatten_all()?.to_vec1::<f32>()?;
+        let frames = mel.dim(2)?;
+        self.vocode_span(mel, 0..frames)
+    }
+
+    fn vocode_span(&mut self, mel: &Tensor, keep: std::ops::Range<usize>) -> Result<Vec<f32>> {
+        let audio = self
+            .forward_span(mel, keep)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         if audio.iter().any(|s| !s.is_finite()) {
             return Err(Error::numeric(
                 "the HiFi-GAN vocoder produced NaN or infinite samples",

@@ -6,6 +6,8 @@ pub mod hifigan;
 pub mod phase;
 pub mod vocos;
 
+use std::ops::Range;
+
 use candle_core::Tensor;
 
 pub use config::VocoderConfig;
@@ -22,4 +24,14 @@ pub trait Vocoder: Send {
     fn context_frames(&self) -> Option<usize>;
     /// Turns a log-mel `[1, n_mels, T]` into mono samples (`T * hop_length` of them).
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>>;
+    /// The samples of frames `keep` only, the rest of `mel` being context. A vocoder may skip
+    /// the work whose output would be thrown away.
+    fn vocode_span(&mut self, mel: &Tensor, keep: Range<usize>) -> Result<Vec<f32>> {
+        let hop = self.hop_length();
+        let mut samples = self.vocode(mel)?;
+        let end = (keep.end * hop).min(samples.len());
+        samples.truncate(end);
+        samples.drain(..(keep.start * hop).min(end));
+        Ok(samples)
+    }
 }

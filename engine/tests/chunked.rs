@@ -1,0 +1,130 @@
+//! Chunked vocoding equals one pass over the whole mel: the built-in voice's HiFi-GAN (which
+//! crops its activations to each chunk), HiFi-GAN V1 and Vocos with random weights. A context a few
+//! frames shorter than the vocoder declares must show, so the declared context is not padding.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use mellow_engine::stream::chunked::ChunkedVocoding;
+use mellow_engine::synth::load_vocoder;
+use mellow_engine::vocoder::hifigan::HifiGan;
+use mellow_engine::vocoder::vocos::Vocos;
+use mellow_engine::vocoder::{Vocoder, VocoderConfig};
+use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::{SynthesisOptions, Synthesizer};
+
+fn chunked(vocoder: &mut dyn Vocoder, mel: &Tensor) -> Vec<f32> {
+    let mut vocoding = ChunkedVocoding::new();
+    vocoding.push(mel).unwrap();
+    let mut out = Vec::new();
+    vocoding
+        .drain(vocoder, true, &mut |chunk| {
+            out.extend(chunk);
+            true
+        })
+        .unwrap();
+    out
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A real mel from the built-in voice, long enough for several chunks.
+fn speech_mel() -> Tensor {
+    let voice = default_voice().unwrap().unwrap();
+    let synth = Synthesizer::new(&voice, None).unwrap();
+    let opts = synth.resolve(&SynthesisOptions::default()).unwrap();
+    let sentence = synth
+        .sentences("Chunks of a mel join into the very samples of the whole.")
+        .unwrap()
+        .remove(0);
+    synth.mel(&sentence.ids, None, None, &opts).unwrap().mel
+}
+
+fn random_vocoder(cfg: &VocoderConfig) -> Box<dyn Vocoder> {
+    let map = VarMap::new();
+    let vb = VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu);
+    let build = |vb: VarBuilder| -> Box<dyn Vocoder> {
+        match cfg {
+            VocoderConfig::Vocos { .. } => {
+                Box::new(Vocos::new(80, 128, 384, 4, 1024, 256, "same", vb).unwrap())
+            }
+            _ => Box::new(HifiGan::new(cfg, vb).unwrap()),
+        }
+    };
+    // Build once to create the variables, then refill them with small random values.
+    let _ = build(vb.clone());
+    for var in map.data().lock().unwrap().values() {
+        let r = Tensor::randn(0f32, 0.05, var.as_tensor().shape(), &Device::Cpu).unwrap();
+        var.set(&r).unwrap();
+    }
+    build(vb)
+}
+
+#[test]
+fn the_built_in_vocoder_vocodes_chunks_exactly() {
+    let voice = default_voice().unwrap().unwrap();
+    let (mut vocoder, _) = load_vocoder(&voice).unwrap();
+    let mel = speech_mel();
+    assert!(mel.dim(2).unwrap() > 150, "several chunks");
+    let whole = vocoder.vocode(&mel).unwrap();
+    let diff = max_abs_diff(&whole, &chunked(vocoder.as_mut(), &mel));
+    println!("built-in HiFi-GAN: chunked vs whole max abs difference {diff:e}");
+    assert!(diff <= 1e-4, "{diff}");
+}
+
+#[test]
+fn random_hifigan_and_vocos_vocode_chunks_exactly() {
+    let mel = (speech_mel() * 1.0).unwrap();
+    for cfg in [
+        VocoderConfig::hifigan_v1(),
+        VocoderConfig::Vocos {
+            input_channels: 80,
+            dim: 128,
+            intermediate_dim: 384,
+            num_layers: 4,
+            n_fft: 1024,
+            hop_length: 256,
+            padding: "same".into(),
+        },
+    ] {
+        let mut vocoder = random_vocoder(&cfg);
+        let whole = vocoder.vocode(&mel).unwrap();
+        let diff = max_abs_diff(&whole, &chunked(vocoder.as_mut(), &mel));
+        assert!(diff <= 1e-4, "{}: {diff}", vocoder.name());
+    }
+}
+
+#[test]
+fn the_declared_context_is_needed() {
+    let voice = default_voice().unwrap().unwrap();
+    let (mut vocoder, _) = load_vocoder(&voice).unwrap();
+    let mel = speech_mel();
+    let hop = vocoder.hop_length();
+    let context = vocoder.context_frames().unwrap();
+    let whole = vocoder.vocode(&mel).unwrap();
+    // A chunk in the middle, vocoded with `c` frames of context on each side.
+    let (start, end) = (60, 68);
+    let error_with = |vocoder: &mut dyn Vocoder, c: usize| {
+        let span = mel.narrow(2, start - c, end - start + 2 * c).unwrap();
+        let samples = vocoder.vocode_span(&span, c..c + end - start).unwrap();
+        max_abs_diff(&samples, &whole[start * hop..end * hop])
+    };
+    let exact = error_with(vocoder.as_mut(), context);
+    // The declared context rounds the receptive field up by a frame or two; four frames less
+    // must already be wrong.
+    let short = error_with(vocoder.as_mut(), context - 4);
+    println!(
+        "context {context}: error {exact:e}; context {}: error {short:e}",
+        context - 4
+    );
+    assert!(exact <= 1e-5, "{exact}");
+    assert!(
+        short > 10.0 * exact.max(1e-7),
+        "a shorter context changes nothing: {short}"
+    );
+}
