@@ -440,7 +440,8 @@ fn lines_typed_while_earlier_ones_play_are_spoken_in_turn() {
     assert_played(&recorded, &expected, PULSE_RATE);
 }
 
-/// Starts `say -v` with a long text and waits for its first audio.
+/// Starts `say -v` with a long text and waits for its first audio; the caller waits for the child.
+#[allow(clippy::zombie_processes)]
 fn start_speaking(pulse: &PulseServer) -> (Child, BufReader<std::process::ChildStderr>) {
     let mut child = pulse
         .say(&["-v", MINUTE_OF_SPEECH])
