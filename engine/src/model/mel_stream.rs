@@ -13,18 +13,22 @@ use super::noise::frame_noise;
 use super::sampler::{sample, Sampler, SamplerInput};
 use super::windows::{Extent, Window, WindowPlan};
 
-/// Phoneme windows of the text encoder (ids count blanks: 48 ids are about 24 phonemes); its
-/// attention sees 32 ids past each core.
+/// Phoneme windows of the text encoder (ids count blanks: 48 ids are about 24 phonemes, 100
+/// frames of speech); its attention sees 32 ids past each core. After the first, windows are as
+/// long as allowed: the encoder is fast, and every window pays its context again.
 pub const ENCODER_WINDOWS: WindowPlan = WindowPlan {
     first: 48,
+    growth: 8,
     size: 256,
     context: 32,
 };
 
 /// Frame windows of the decoder: 24 frames (0.28 s at hop 256, 22 050 Hz) first, enough for the
-/// vocoder's first chunk and its context, then doubling up to 256 (3 s).
+/// vocoder's first chunk and its context, then 96, then 256 (3 s) each: the second window is
+/// ready well before the first one's audio has played.
 pub const DECODER_WINDOWS: WindowPlan = WindowPlan {
     first: 24,
+    growth: 4,
     size: 256,
     context: 16,
 };

@@ -1,14 +1,15 @@
 //! How a long sequence is cut into windows that are computed one after another: each window's core
 //! is kept, and `context` positions on both sides give it the neighbourhood it needs. A short first
-//! core makes the first output early; the cores then double, so each window takes little longer
+//! core makes the first output early; the cores then grow, so each window takes little longer
 //! than the one before while the output it adds grows, and the context soon costs little.
 
 use std::ops::Range;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowPlan {
-    /// Length of the first core; each later core is twice the one before, up to `size`.
+    /// Length of the first core; each later core is `growth` times the one before, up to `size`.
     pub first: usize,
+    pub growth: usize,
     /// Longest core.
     pub size: usize,
     /// Positions computed but not kept on each side of a core.
@@ -36,7 +37,8 @@ impl WindowPlan {
     /// positions known so far do not decide it yet. The plan depends only on the final length, never
     /// on how much was known when it was made, so every caller cuts a sequence the same way.
     pub fn window(&self, index: usize, start: usize, extent: Extent) -> Option<Window> {
-        let wanted = (self.first.max(1) << index.min(16)).min(self.size.max(self.first));
+        let growth = self.growth.max(1).saturating_pow(index.min(16) as u32);
+        let wanted = self.first.max(1).saturating_mul(growth).min(self.size.max(self.first));
         let end = start + wanted;
         let core_end = match extent {
             // A remainder no longer than the context joins this core, so no window is tiny.
@@ -77,6 +79,7 @@ mod tests {
 
     const PLAN: WindowPlan = WindowPlan {
         first: 48,
+        growth: 2,
         size: 160,
         context: 16,
     };
