@@ -1,7 +1,195 @@
-//! Mellow as a DAW instrument (CLAP and VST3).
+//! Mellow as a DAW instrument (CLAP and VST3): type phrases, play them from MIDI notes.
 //!
-//! The instrument is built on the engine's streaming pipeline, which lands first; until then this
-//! crate holds the place in the workspace and its one direction of dependence: plugin → engine's
-//! public face.
+//! `params.rs` holds the parameters and the saved phrase text, `renderer.rs` renders the phrases in
+//! the background whenever they or a parameter change, `player.rs` plays them on the audio thread,
+//! and `phrases.rs` says which note speaks which phrase. `process()` only reads events, copies
+//! samples and applies the gain.
 
-pub use mellow_engine as engine;
+pub mod params;
+pub mod phrases;
+pub mod player;
+pub mod renderer;
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use nice_plug::prelude::*;
+
+use params::MellowParams;
+use player::Player;
+use renderer::Renderer;
+
+/// Banks in flight between the renderer and the audio thread.
+const BANK_QUEUE: usize = 8;
+
+pub struct MellowInstrument {
+    params: Arc<MellowParams>,
+    /// The host's rate, read by the renderer.
+    sample_rate: Arc<AtomicU32>,
+    player: Player,
+    renderer: Renderer,
+    /// Mono mix of the voices for one block, sized at activation.
+    mix: Vec<f32>,
+}
+
+impl Default for MellowInstrument {
+    fn default() -> Self {
+        let params = Arc::new(MellowParams::default());
+        let sample_rate = Arc::new(AtomicU32::new(0));
+        let (to_audio, incoming) = rtrb::RingBuffer::new(BANK_QUEUE);
+        let (retired, from_audio) = rtrb::RingBuffer::new(BANK_QUEUE);
+        let renderer = {
+            let (params, sample_rate) = (params.clone(), sample_rate.clone());
+            Renderer::start(
+                move || params.render_settings(sample_rate.load(Ordering::Acquire)),
+                to_audio,
+                from_audio,
+            )
+        };
+        Self {
+            params,
+            sample_rate,
+            player: Player::new(incoming, retired),
+            renderer,
+            mix: Vec::new(),
+        }
+    }
+}
+
+impl MellowInstrument {
+    /// The renderer's progress, for the editor and tests.
+    pub fn render_status(&self) -> &Arc<renderer::RenderStatus> {
+        self.renderer.status()
+    }
+}
+
+impl Plugin for MellowInstrument {
+    const NAME: &'static str = "Mellow";
+    const VENDOR: &'static str = "Mellow";
+    const URL: &'static str = "https://example.invalid/mellow";
+    const EMAIL: &'static str = "mellow@example.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: None,
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: None,
+            main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
+    const SAMPLE_ACCURATE_AUTOMATION: bool = true;
+
+    type Editor = ();
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn activate(
+        &mut self,
+        _audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        let rate = buffer_config.sample_rate;
+        self.sample_rate
+            .store(rate.round() as u32, Ordering::Release);
+        self.player.set_sample_rate(rate);
+        self.mix = vec![0.0; buffer_config.max_buffer_size as usize];
+        true
+    }
+
+    fn reset(&mut self) {
+        self.player.stop_all();
+        self.params.gain.smoothed.reset(self.params.gain.value());
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        self.player.take_new_bank();
+        let samples = buffer.samples().min(self.mix.len());
+        let mut next_event = context.next_event();
+        let mut start = 0;
+        while start < samples {
+            // Events due now, then the stretch up to the next one: note starts are sample-accurate.
+            while let Some(event) = next_event {
+                if event.timing() as usize > start {
+                    break;
+                }
+                // A wildcard key (CLAP's -1) names every note: it ends all of them, starts none.
+                match event {
+                    NoteEvent::NoteOn { key, velocity, .. } => {
+                        if let Some(k) = key.number() {
+                            self.player.note_on(k, velocity)
+                        }
+                    }
+                    NoteEvent::NoteOff { key, .. } => match key.number() {
+                        Some(k) => self.player.note_off(k),
+                        None => self.player.release_all(),
+                    },
+                    NoteEvent::Choke { key, .. } => match key.number() {
+                        Some(k) => self.player.choke(k),
+                        None => self.player.stop_all(),
+                    },
+                    _ => {}
+                }
+                next_event = context.next_event();
+            }
+            let end =
+                next_event.map_or(samples, |e| (e.timing() as usize).clamp(start + 1, samples));
+            let mix = &mut self.mix[start..end];
+            mix.fill(0.0);
+            self.player.render(mix);
+            for s in mix.iter_mut() {
+                *s *= self.params.gain.smoothed.next();
+            }
+            start = end;
+        }
+        for channel in buffer.as_slice() {
+            let n = channel.len().min(samples);
+            channel[..n].copy_from_slice(&self.mix[..n]);
+            channel[n..].fill(0.0);
+        }
+        if self.player.is_silent() {
+            ProcessStatus::Normal
+        } else {
+            ProcessStatus::KeepAlive
+        }
+    }
+}
+
+impl ClapPlugin for MellowInstrument {
+    const CLAP_ID: &'static str = "org.mellow.speech-instrument";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Diffusion speech synthesis played from MIDI notes");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[
+        ClapFeature::Instrument,
+        ClapFeature::Synthesizer,
+        ClapFeature::Stereo,
+        ClapFeature::Mono,
+    ];
+}
+
+impl Vst3Plugin for MellowInstrument {
+    const VST3_CLASS_ID: [u8; 16] = *b"MellowSpeechInst";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
+}
+
+nice_export_clap!(MellowInstrument);
+nice_export_vst3!(MellowInstrument);

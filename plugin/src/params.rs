@@ -1,0 +1,102 @@
+//! The instrument's parameters (stable ids: a DAW project refers to them by these) and the state
+//! that is not a parameter: the phrase text, saved with the project.
+
+use std::sync::{Arc, RwLock};
+
+use nice_plug::prelude::*;
+
+use crate::phrases::NoteMapping;
+use crate::renderer::RenderSettings;
+
+/// The phrases a new instance starts with.
+pub const DEFAULT_TEXT: &str = "Hello from Mellow.\nThis is the second line.\nAnd a third one.";
+
+#[derive(Params)]
+pub struct MellowParams {
+    /// One phrase per line.
+    #[persist = "phrases"]
+    pub phrases: Arc<RwLock<String>>,
+
+    #[id = "steps"]
+    pub steps: IntParam,
+    #[id = "temperature"]
+    pub temperature: FloatParam,
+    #[id = "rate"]
+    pub rate: FloatParam,
+    #[id = "gain"]
+    pub gain: FloatParam,
+    #[id = "pitch_follow"]
+    pub pitch_follow: BoolParam,
+    #[id = "root"]
+    pub root: IntParam,
+}
+
+impl Default for MellowParams {
+    fn default() -> Self {
+        Self {
+            phrases: Arc::new(RwLock::new(DEFAULT_TEXT.to_string())),
+            steps: IntParam::new("Steps", 2, IntRange::Linear { min: 1, max: 16 }),
+            temperature: FloatParam::new(
+                "Temperature",
+                0.667,
+                FloatRange::Linear { min: 0.0, max: 1.5 },
+            )
+            .with_step_size(0.001)
+            .with_value_to_string(formatters::v2s_f32_rounded(3)),
+            rate: FloatParam::new(
+                "Rate",
+                1.0,
+                FloatRange::Skewed {
+                    min: 0.5,
+                    max: 2.0,
+                    factor: FloatRange::skew_factor(-1.0),
+                },
+            )
+            .with_unit("×")
+            .with_step_size(0.01)
+            .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            gain: FloatParam::new(
+                "Gain",
+                util::db_to_gain(0.0),
+                FloatRange::Skewed {
+                    min: util::db_to_gain(-36.0),
+                    max: util::db_to_gain(6.0),
+                    factor: FloatRange::gain_skew_factor(-36.0, 6.0),
+                },
+            )
+            // Smoothed in process(), per sample: no zipper noise when automated.
+            .with_smoother(SmoothingStyle::Logarithmic(20.0))
+            .with_unit(" dB")
+            .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
+            .with_string_to_value(formatters::s2v_f32_gain_to_db()),
+            pitch_follow: BoolParam::new("Pitch follow", false),
+            root: IntParam::new("Root note", 60, IntRange::Linear { min: 0, max: 127 })
+                .with_value_to_string(formatters::v2s_i32_key_formatter())
+                .with_string_to_value(formatters::s2v_i32_key_formatter()),
+        }
+    }
+}
+
+impl MellowParams {
+    pub fn mapping(&self) -> NoteMapping {
+        if self.pitch_follow.value() {
+            NoteMapping::PitchFollow {
+                root: self.root.value().clamp(0, 127) as u8,
+            }
+        } else {
+            NoteMapping::KeyPerLine
+        }
+    }
+
+    /// What the renderer needs from the parameters (the text and every synthesis setting).
+    pub fn render_settings(&self, sample_rate: u32) -> RenderSettings {
+        RenderSettings {
+            text: self.phrases.read().map(|t| t.clone()).unwrap_or_default(),
+            steps: self.steps.value().max(1) as usize,
+            temperature: self.temperature.value(),
+            rate: self.rate.value(),
+            mapping: self.mapping(),
+            sample_rate,
+        }
+    }
+}
