@@ -38,7 +38,11 @@ impl WindowPlan {
     /// on how much was known when it was made, so every caller cuts a sequence the same way.
     pub fn window(&self, index: usize, start: usize, extent: Extent) -> Option<Window> {
         let growth = self.growth.max(1).saturating_pow(index.min(16) as u32);
-        let wanted = self.first.max(1).saturating_mul(growth).min(self.size.max(self.first));
+        let wanted = self
+            .first
+            .max(1)
+            .saturating_mul(growth)
+            .min(self.size.max(self.first));
         let end = start + wanted;
         let core_end = match extent {
             // A remainder no longer than the context joins this core, so no window is tiny.
