@@ -1,0 +1,361 @@
+//! An in-process CLAP host (clack-host) that checks what a validator would: the descriptor,
+//! activation at 44.1, 48 and 96 kHz with fixed and random block sizes, notes (on, off, wildcard)
+//! giving finite audio, silence letting the plugin sleep, and state that survives a round trip
+//! while empty or garbage state is refused. The plugin is linked into this test, so nice-plug's
+//! `assert_process_allocs` (enabled for the tests) fails any allocation in `process()`.
+
+use std::ffi::CStr;
+use std::time::{Duration, Instant};
+
+use clack_extensions::state::PluginState;
+use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent};
+use clack_host::events::Match;
+use clack_host::prelude::*;
+
+struct TestHostShared;
+
+impl SharedHandler<'_> for TestHostShared {
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+struct TestHost;
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = TestHostShared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+fn entry() -> PluginEntry {
+    // SAFETY: the entry is this crate's own `clap_entry`, a static CLAP entry descriptor with the
+    // layout clack expects (both follow the CLAP ABI).
+    unsafe {
+        let raw =
+            &*(&mellow_plugin::clap_entry as *const _ as *const clack_host::entry::EntryDescriptor);
+        PluginEntry::load_from_raw(raw, c"mellow-plugin (in process)").expect("the entry loads")
+    }
+}
+
+fn instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
+    let info = HostInfo::new(
+        "Mellow test host",
+        "Mellow",
+        "https://example.invalid",
+        "1.0",
+    )
+    .unwrap();
+    PluginInstance::<TestHost>::new(
+        |_| TestHostShared,
+        |_| (),
+        entry,
+        c"org.mellow.speech-instrument",
+        &info,
+    )
+    .expect("the plugin instantiates")
+}
+
+/// A host-side audio setup: stereo output buffers for up to `max` frames.
+struct Audio {
+    out: [Vec<f32>; 2],
+    inputs: AudioPorts,
+    outputs: AudioPorts,
+    events: EventBuffer,
+    out_events: EventBuffer,
+}
+
+impl Audio {
+    fn new(max: usize) -> Self {
+        Self {
+            out: [vec![0.0; max], vec![0.0; max]],
+            inputs: AudioPorts::with_capacity(0, 0),
+            outputs: AudioPorts::with_capacity(2, 1),
+            events: EventBuffer::new(),
+            out_events: EventBuffer::new(),
+        }
+    }
+
+    /// One block of `frames` with the events in `self.events`; returns the status and whether the
+    /// output was finite.
+    fn process(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        frames: usize,
+    ) -> ProcessStatus {
+        let no_inputs: [AudioPortBuffer<[InputChannel<f32>; 0], [InputChannel<f64>; 0]>; 0] = [];
+        let input_audio = self.inputs.with_input_buffers(no_inputs);
+        let mut output_audio = self.outputs.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(
+                self.out.iter_mut().map(|b| &mut b[..frames]),
+            ),
+        }]);
+        let input_events = InputEvents::from_buffer(&self.events);
+        let mut output_events = OutputEvents::from_buffer(&mut self.out_events);
+        let status = processor
+            .process(
+                &input_audio,
+                &mut output_audio,
+                &input_events,
+                &mut output_events,
+                None,
+                None,
+            )
+            .expect("process succeeds");
+        self.events.clear();
+        self.out_events.clear();
+        status
+    }
+
+    fn block(&self, frames: usize) -> impl Iterator<Item = f32> + '_ {
+        self.out
+            .iter()
+            .flat_map(move |c| c[..frames].iter().copied())
+    }
+}
+
+fn note_on(key: u16, time: u32) -> NoteOnEvent {
+    NoteOnEvent::new(time, Pckn::new(0u16, 0u16, key, Match::All), 0.8)
+}
+
+fn note_off(key: impl Into<Match<u16>>, time: u32) -> NoteOffEvent {
+    NoteOffEvent::new(time, Pckn::new(0u16, 0u16, key, Match::All), 0.0)
+}
+
+/// Processes silent blocks until the phrases are rendered and a note sounds, or gives up.
+fn play_until_sound(
+    audio: &mut Audio,
+    processor: &mut StartedPluginAudioProcessor<TestHost>,
+    key: u16,
+    frames: usize,
+) -> Vec<f32> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        audio.events.push(&note_on(key, 0));
+        let mut heard = Vec::new();
+        for _ in 0..8 {
+            audio.process(processor, frames);
+            heard.extend(audio.block(frames));
+        }
+        assert!(heard.iter().all(|s| s.is_finite()), "non-finite audio");
+        if heard.iter().any(|s| s.abs() > 1e-3) {
+            return heard;
+        }
+        assert!(Instant::now() < deadline, "no note ever sounded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_descriptor_names_an_instrument() {
+    let entry = entry();
+    let factory = entry.get_plugin_factory().expect("a plugin factory");
+    let descriptors: Vec<_> = factory.plugin_descriptors().collect();
+    assert_eq!(descriptors.len(), 1);
+    let d = &descriptors[0];
+    assert_eq!(d.id().unwrap().to_bytes(), b"org.mellow.speech-instrument");
+    assert_eq!(d.name().unwrap().to_bytes(), b"Mellow");
+    let features: Vec<&CStr> = d.features().collect();
+    assert!(features.contains(&c"instrument"), "{features:?}");
+    assert!(features.contains(&c"synthesizer"), "{features:?}");
+}
+
+#[test]
+fn notes_play_at_every_rate_and_block_size_and_silence_sleeps() {
+    let entry = entry();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut random = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for rate in [44_100.0, 48_000.0, 96_000.0] {
+        let max = 1024;
+        let mut plugin = instance(&entry);
+        let config = PluginAudioConfiguration {
+            sample_rate: rate,
+            min_frames_count: 1,
+            max_frames_count: max as u32,
+        };
+        let stopped = plugin.activate(|_, _| (), config).expect("activates");
+        let mut processor = stopped.start_processing().expect("starts");
+        let mut audio = Audio::new(max);
+        // Fixed blocks: the first line, once rendered, sounds.
+        let heard = play_until_sound(&mut audio, &mut processor, 60, 512);
+        assert!(heard.iter().all(|s| s.abs() <= 1.0));
+        // Random blocks from 1 to the maximum, with notes starting, ending and a wildcard off.
+        for i in 0..200 {
+            let frames = 1 + random(max);
+            match i % 50 {
+                0 => audio.events.push(&note_on(61, random(frames) as u32)),
+                10 => audio.events.push(&note_off(61u16, random(frames) as u32)),
+                20 => audio.events.push(&note_on(62, 0)),
+                30 => audio
+                    .events
+                    .push(&note_off(Match::All, random(frames) as u32)),
+                _ => {}
+            }
+            audio.process(&mut processor, frames);
+            assert!(audio.block(frames).all(|s| s.is_finite() && s.abs() <= 1.0));
+        }
+        // Everything released: the output goes quiet and the plugin may sleep.
+        audio.events.push(&note_off(Match::All, 0));
+        let mut status = audio.process(&mut processor, max);
+        for _ in 0..20 {
+            status = audio.process(&mut processor, max);
+        }
+        assert!(audio.block(max).all(|s| s == 0.0));
+        assert!(
+            matches!(
+                status,
+                ProcessStatus::Sleep | ProcessStatus::ContinueIfNotQuiet
+            ),
+            "{status:?}"
+        );
+        let stopped = processor.stop_processing();
+        plugin.deactivate(stopped);
+    }
+}
+
+fn save(plugin: &mut PluginInstance<TestHost>) -> Vec<u8> {
+    let mut handle = plugin.plugin_handle();
+    let state: PluginState = handle.get_extension().expect("the state extension");
+    let mut bytes = Vec::new();
+    state.save(&mut handle, &mut bytes).expect("state saves");
+    bytes
+}
+
+fn load(plugin: &mut PluginInstance<TestHost>, bytes: &[u8]) -> bool {
+    let mut handle = plugin.plugin_handle();
+    let state: PluginState = handle.get_extension().expect("the state extension");
+    state.load(&mut handle, &mut &bytes[..]).is_ok()
+}
+
+#[test]
+fn state_round_trips_and_bad_state_is_refused() {
+    let entry = entry();
+    let mut first = instance(&entry);
+    let saved = save(&mut first);
+    assert!(
+        String::from_utf8_lossy(&saved).contains("Hello from Mellow."),
+        "the phrases are in the state"
+    );
+    let mut second = instance(&entry);
+    assert!(load(&mut second, &saved));
+    assert_eq!(
+        save(&mut second),
+        saved,
+        "the same bytes after a round trip"
+    );
+    assert!(!load(&mut second, b""), "empty state is refused");
+    assert!(
+        !load(&mut second, b"\x00garbage{{"),
+        "garbage state is refused"
+    );
+    assert_eq!(save(&mut second), saved, "a refused state changes nothing");
+}
+
+#[test]
+fn every_parameter_round_trips_through_its_text() {
+    use clack_extensions::params::{ParamInfoBuffer, ParamInfoFlags, PluginParams};
+    let entry = entry();
+    let mut plugin = instance(&entry);
+    let mut handle = plugin.plugin_handle();
+    let params: PluginParams = handle.get_extension().expect("the params extension");
+    let count = params.count(&mut handle);
+    let mut names = Vec::new();
+    for index in 0..count {
+        let mut buffer = ParamInfoBuffer::new();
+        let info = params
+            .get_info(&mut handle, index, &mut buffer)
+            .expect("parameter info");
+        let (id, min, max) = (info.id, info.min_value, info.max_value);
+        let stepped = info.flags.contains(ParamInfoFlags::IS_STEPPED);
+        let name = String::from_utf8_lossy(info.name).into_owned();
+        let value = params.get_value(&mut handle, id).expect("a value");
+        assert!(
+            (min..=max).contains(&value),
+            "{name}: {value} outside {min}..{max}"
+        );
+        for probe in [min, (min + max) / 2.0, max, value] {
+            // A stepped parameter only takes whole steps.
+            let probe = if stepped { probe.round() } else { probe };
+            let mut text = [0u8; 128];
+            let shown = params
+                .value_to_text(&mut handle, id, probe, &mut text)
+                .expect("a text")
+                .to_vec();
+            let shown = std::ffi::CString::new(shown).unwrap();
+            let back = params
+                .text_to_value(&mut handle, id, &shown)
+                .unwrap_or_else(|| panic!("{name}: {shown:?} does not parse back"));
+            // The text is rounded for display: it must come back within a display step.
+            let tolerance = (max - min) * 0.01 + 0.01;
+            assert!(
+                (back - probe).abs() <= tolerance,
+                "{name}: {probe} -> {shown:?} -> {back}"
+            );
+        }
+        names.push(name);
+    }
+    for expected in [
+        "Steps",
+        "Temperature",
+        "Rate",
+        "Gain",
+        "Pitch follow",
+        "Root note",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
+
+/// Renders note 60 for a second of audio at 48 kHz after the phrases are ready.
+fn first_line_audio(plugin: &mut PluginInstance<TestHost>) -> Vec<f32> {
+    let config = PluginAudioConfiguration {
+        sample_rate: 48_000.0,
+        min_frames_count: 1,
+        max_frames_count: 512,
+    };
+    let stopped = plugin.activate(|_, _| (), config).expect("activates");
+    let mut processor = stopped.start_processing().expect("starts");
+    let mut audio = Audio::new(512);
+    let mut heard = play_until_sound(&mut audio, &mut processor, 60, 512);
+    for _ in 0..90 {
+        audio.process(&mut processor, 512);
+        heard.extend(audio.block(512));
+    }
+    let stopped = processor.stop_processing();
+    plugin.deactivate(stopped);
+    heard
+}
+
+#[test]
+fn a_loaded_state_gives_identical_bytes_and_identical_audio() {
+    let entry = entry();
+    let mut first = instance(&entry);
+    // The state is a length-prefixed JSON document: an edit of the same length keeps it valid.
+    let mut edited = save(&mut first);
+    let at = edited
+        .windows(18)
+        .position(|w| w == b"Hello from Mellow.")
+        .expect("the phrase is in the state");
+    edited[at..at + 18].copy_from_slice(b"Hello from Yellow.");
+    assert!(load(&mut first, &edited));
+    let saved = save(&mut first);
+    let mut second = instance(&entry);
+    assert!(load(&mut second, &saved));
+    assert_eq!(save(&mut second), saved);
+    let a = first_line_audio(&mut first);
+    let b = first_line_audio(&mut second);
+    assert!(a.iter().any(|s| s.abs() > 1e-3));
+    assert_eq!(a, b, "the same state plays the same audio");
+    // And it is the edited phrase, not the default one.
+    let mut fresh = instance(&entry);
+    assert_ne!(first_line_audio(&mut fresh), a);
+}
