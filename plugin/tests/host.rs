@@ -56,6 +56,9 @@ fn instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
     .expect("the plugin instantiates")
 }
 
+/// An input port type for a plugin without inputs.
+type NoInput<'a> = AudioPortBuffer<[InputChannel<'a, f32>; 0], [InputChannel<'a, f64>; 0]>;
+
 /// A host-side audio setup: stereo output buffers for up to `max` frames.
 struct Audio {
     out: [Vec<f32>; 2],
@@ -83,7 +86,7 @@ impl Audio {
         processor: &mut StartedPluginAudioProcessor<TestHost>,
         frames: usize,
     ) -> ProcessStatus {
-        let no_inputs: [AudioPortBuffer<[InputChannel<f32>; 0], [InputChannel<f64>; 0]>; 0] = [];
+        let no_inputs: [NoInput; 0] = [];
         let input_audio = self.inputs.with_input_buffers(no_inputs);
         let mut output_audio = self.outputs.with_output_buffers([AudioPortBuffer {
             latency: 0,
@@ -220,17 +223,17 @@ fn notes_play_at_every_rate_and_block_size_and_silence_sleeps() {
 }
 
 fn save(plugin: &mut PluginInstance<TestHost>) -> Vec<u8> {
-    let mut handle = plugin.plugin_handle();
+    let handle = plugin.plugin_handle();
     let state: PluginState = handle.get_extension().expect("the state extension");
     let mut bytes = Vec::new();
-    state.save(&mut handle, &mut bytes).expect("state saves");
+    state.save(&handle, &mut bytes).expect("state saves");
     bytes
 }
 
 fn load(plugin: &mut PluginInstance<TestHost>, bytes: &[u8]) -> bool {
-    let mut handle = plugin.plugin_handle();
+    let handle = plugin.plugin_handle();
     let state: PluginState = handle.get_extension().expect("the state extension");
-    state.load(&mut handle, &mut &bytes[..]).is_ok()
+    state.load(&handle, &mut &bytes[..]).is_ok()
 }
 
 #[test]
@@ -262,19 +265,19 @@ fn every_parameter_round_trips_through_its_text() {
     use clack_extensions::params::{ParamInfoBuffer, ParamInfoFlags, PluginParams};
     let entry = entry();
     let mut plugin = instance(&entry);
-    let mut handle = plugin.plugin_handle();
+    let handle = plugin.plugin_handle();
     let params: PluginParams = handle.get_extension().expect("the params extension");
-    let count = params.count(&mut handle);
+    let count = params.count(&handle);
     let mut names = Vec::new();
     for index in 0..count {
         let mut buffer = ParamInfoBuffer::new();
         let info = params
-            .get_info(&mut handle, index, &mut buffer)
+            .get_info(&handle, index, &mut buffer)
             .expect("parameter info");
         let (id, min, max) = (info.id, info.min_value, info.max_value);
         let stepped = info.flags.contains(ParamInfoFlags::IS_STEPPED);
         let name = String::from_utf8_lossy(info.name).into_owned();
-        let value = params.get_value(&mut handle, id).expect("a value");
+        let value = params.get_value(&handle, id).expect("a value");
         assert!(
             (min..=max).contains(&value),
             "{name}: {value} outside {min}..{max}"
@@ -284,12 +287,12 @@ fn every_parameter_round_trips_through_its_text() {
             let probe = if stepped { probe.round() } else { probe };
             let mut text = [0u8; 128];
             let shown = params
-                .value_to_text(&mut handle, id, probe, &mut text)
+                .value_to_text(&handle, id, probe, &mut text)
                 .expect("a text")
                 .to_vec();
             let shown = std::ffi::CString::new(shown).unwrap();
             let back = params
-                .text_to_value(&mut handle, id, &shown)
+                .text_to_value(&handle, id, &shown)
                 .unwrap_or_else(|| panic!("{name}: {shown:?} does not parse back"));
             // The text is rounded for display: it must come back within a display step.
             let tolerance = (max - min) * 0.01 + 0.01;
