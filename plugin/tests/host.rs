@@ -362,3 +362,55 @@ fn a_loaded_state_gives_identical_bytes_and_identical_audio() {
     let mut fresh = instance(&entry);
     assert_ne!(first_line_audio(&mut fresh), a);
 }
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_note_sounds_on_its_own_sample_and_the_memory_is_reported() {
+    let entry = entry();
+    let before = resident_kib();
+    let mut plugin = instance(&entry);
+    let config = PluginAudioConfiguration {
+        sample_rate: 48_000.0,
+        min_frames_count: 1,
+        max_frames_count: 512,
+    };
+    let stopped = plugin.activate(|_, _| (), config).expect("activates");
+    let mut processor = stopped.start_processing().expect("starts");
+    let mut audio = Audio::new(512);
+    play_until_sound(&mut audio, &mut processor, 60, 512);
+    audio.events.push(&note_off(Match::All, 0));
+    for _ in 0..10 {
+        audio.process(&mut processor, 512);
+    }
+    // A note 300 samples into a block: nothing before it, its phrase from that sample on.
+    let offset = 300;
+    audio.events.push(&note_on(60, offset as u32));
+    audio.process(&mut processor, 512);
+    let left = &audio.out[0][..512];
+    assert!(
+        left[..offset].iter().all(|&s| s == 0.0),
+        "sound before the note"
+    );
+    let first = left
+        .iter()
+        .position(|&s| s != 0.0)
+        .expect("the note sounds");
+    println!(
+        "note-on to first sound: {} samples; resident memory of an active instance: {} MiB",
+        first - offset,
+        (resident_kib().saturating_sub(before)) / 1024
+    );
+    assert_eq!(first, offset, "the phrase starts on the note's sample");
+    let stopped = processor.stop_processing();
+    plugin.deactivate(stopped);
+}
