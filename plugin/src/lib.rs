@@ -5,6 +5,7 @@
 //! and `phrases.rs` says which note speaks which phrase. `process()` only reads events, copies
 //! samples and applies the gain.
 
+pub mod editor;
 pub mod params;
 pub mod phrases;
 pub mod player;
@@ -31,6 +32,7 @@ pub struct MellowInstrument {
     renderer: Renderer,
     /// Mono mix of the voices for one block, sized at activation.
     mix: Vec<f32>,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 impl Default for MellowInstrument {
@@ -53,6 +55,7 @@ impl Default for MellowInstrument {
             player: Player::new(incoming, retired),
             renderer,
             mix: Vec::new(),
+            editor_state: editor::default_state(),
         }
     }
 }
@@ -86,12 +89,24 @@ impl Plugin for MellowInstrument {
     const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
 
-    type Editor = ();
+    type Editor = nice_plug_egui::EguiEditor<editor::EditorApp>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        nice_plug_egui::create_egui_editor(
+            self.editor_state.clone(),
+            nice_plug_egui::RepaintNotifier::new(),
+            nice_plug_egui::EguiNiceSettings {
+                title: "Mellow".into(),
+                ..Default::default()
+            },
+            editor::EditorApp::new(self.params.clone(), self.renderer.status().clone()),
+        )
     }
 
     fn activate(

@@ -1,7 +1,7 @@
 //! Which phrase a note speaks, and at what pitch.
 //!
 //! The phrases are the non-empty lines of the plugin's text. Two modes:
-//! - pitch follow off: MIDI note 60 (C3 in the convention of most DAWs, C4 in scientific pitch)
+//! - pitch follow off: MIDI note 60 (C4 in scientific pitch, as the editor shows it; C3 in some DAWs)
 //!   speaks line 1, note 61 line 2, and so on; notes below 60 or past the last line are silent;
 //! - pitch follow on: every note speaks the next line in turn (back to line 1 after the last), at
 //!   the pitch of the played note relative to the root note, within an octave each way.

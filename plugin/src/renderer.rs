@@ -33,7 +33,56 @@ pub struct RenderStatus {
     pub busy: AtomicBool,
     /// The last line that could not be spoken, and why.
     pub error: Mutex<Option<String>>,
+    /// Each line's peak envelope at its own pitch, for the editor's waveform.
+    previews: Mutex<Vec<Vec<f32>>>,
     shutdown: AtomicBool,
+}
+
+/// Points in a preview envelope.
+const PREVIEW_POINTS: usize = 400;
+
+impl RenderStatus {
+    /// The peak envelope of `line` (empty until it is rendered).
+    pub fn preview(&self, line: usize) -> Vec<f32> {
+        self.previews
+            .lock()
+            .map(|p| p.get(line).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.error.lock().ok()?.clone()
+    }
+
+    fn set_previews(&self, bank: &PhraseBank) {
+        let previews = bank
+            .lines
+            .iter()
+            .map(|variants| {
+                variants
+                    .iter()
+                    .find(|(offset, _)| *offset == 0)
+                    .or(variants.first())
+                    .map(|(_, samples)| peaks(samples))
+                    .unwrap_or_default()
+            })
+            .collect();
+        if let Ok(mut p) = self.previews.lock() {
+            *p = previews;
+        }
+    }
+}
+
+/// The largest magnitude in each of `PREVIEW_POINTS` stretches of `samples`.
+fn peaks(samples: &[f32]) -> Vec<f32> {
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    let step = samples.len().div_ceil(PREVIEW_POINTS);
+    samples
+        .chunks(step)
+        .map(|c| c.iter().fold(0f32, |m, s| m.max(s.abs())))
+        .collect()
 }
 
 /// Pitch offsets in the order they are rendered under pitch follow: the root first, then outward,
@@ -144,6 +193,9 @@ fn render(
                 Ok(samples) => bank.lines[i].push((semitones, samples)),
                 Err(e) => error = Some(format!("line {}: {e}", i + 1)),
             }
+        }
+        if done == 0 {
+            status.set_previews(&bank);
         }
         let ready = PITCH_ORDER_READY_AFTER.contains(&(done + 1)) || done + 1 == offsets.len();
         if ready && !handoff.publish(Box::new(bank.clone()), status) {
