@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mellow_engine::voice::embedded::default_voice;
-use mellow_engine::{SynthesisOptions, Synthesizer};
+use mellow_engine::{Audio, SynthesisOptions, Synthesizer};
 
 use crate::phrases::{phrase_lines, NoteMapping, PITCH_RANGE};
 use crate::player::PhraseBank;
@@ -213,20 +213,30 @@ fn load() -> Result<Synthesizer, String> {
     Synthesizer::new(&voice, None).map_err(|e| e.to_string())
 }
 
+/// One line at `semitones` from its own pitch, at the host's rate. The pitch moves like a tape
+/// played faster or slower: the line is spoken `ratio` times slower (the model's duration control)
+/// and then played `ratio` times faster, so the duration is the line's own and the pitch (with the
+/// formants) moves by `ratio`.
 fn speak(
     synth: &mut Synthesizer,
     line: &str,
     s: &RenderSettings,
     semitones: i32,
 ) -> Result<Vec<f32>, String> {
+    let ratio = 2f32.powf(semitones as f32 / 12.0);
     let options = SynthesisOptions {
         steps: Some(s.steps),
         temperature: Some(s.temperature as f64),
-        rate: Some(s.rate),
-        pitch: semitones as f32,
+        rate: Some(s.rate / ratio),
         ..Default::default()
     };
     let (audio, _) = synth.speak(line, &options).map_err(|e| e.to_string())?;
+    // Rounded to 50 Hz so the resampler's ratio stays small (a pitch error under 0.04 semitone).
+    let played_at = ((audio.sample_rate as f32 * ratio / 50.0).round() as u32).max(1) * 50;
+    let audio = Audio {
+        samples: audio.samples,
+        sample_rate: played_at,
+    };
     Ok(audio
         .resampled(s.sample_rate)
         .map_err(|e| e.to_string())?
@@ -266,6 +276,80 @@ impl Handoff {
                     std::thread::sleep(Duration::from_millis(5));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Median F0 of the voiced frames (YIN, 40–500 Hz: the voice speaks near 85 Hz).
+    fn median_f0(x: &[f32], rate: u32) -> f32 {
+        let (w, hop) = ((0.04 * rate as f32) as usize, (0.01 * rate as f32) as usize);
+        let (tmin, tmax) = ((rate / 500) as usize, (rate / 40) as usize);
+        let mut f0s = Vec::new();
+        let mut i = 0;
+        while i + w + tmax < x.len() {
+            let frame = &x[i..i + w];
+            let rms = (frame.iter().map(|s| s * s).sum::<f32>() / w as f32).sqrt();
+            if rms > 0.02 {
+                let d: Vec<f32> = (0..tmax)
+                    .map(|t| (0..w).map(|j| (x[i + j] - x[i + j + t]).powi(2)).sum())
+                    .collect();
+                let mut running = 0.0;
+                let cmnd: Vec<f32> = (0..tmax)
+                    .map(|t| {
+                        if t == 0 {
+                            return 1.0;
+                        }
+                        running += d[t];
+                        d[t] * t as f32 / running.max(1e-12)
+                    })
+                    .collect();
+                if let Some(mut t) = (tmin..tmax).find(|&t| cmnd[t] < 0.3) {
+                    while t + 1 < tmax && cmnd[t + 1] < cmnd[t] {
+                        t += 1;
+                    }
+                    f0s.push(rate as f32 / t as f32);
+                }
+            }
+            i += hop;
+        }
+        assert!(
+            f0s.len() > 10,
+            "too few voiced frames: {} of {} samples",
+            f0s.len(),
+            x.len()
+        );
+        f0s.sort_by(f32::total_cmp);
+        f0s[f0s.len() / 2]
+    }
+
+    #[test]
+    fn pitch_follow_moves_the_pitch_and_keeps_the_length() {
+        let mut synth = load().unwrap();
+        let settings = RenderSettings {
+            text: String::new(),
+            steps: 2,
+            temperature: 0.667,
+            rate: 1.0,
+            mapping: NoteMapping::PitchFollow { root: 60 },
+            sample_rate: 22_050,
+        };
+        let line = "Hello from Mellow, this is a pitch test.";
+        let root = speak(&mut synth, line, &settings, 0).unwrap();
+        let f0_root = median_f0(&root, 22_050);
+        for semitones in [-4, 5, 12] {
+            let moved = speak(&mut synth, line, &settings, semitones).unwrap();
+            let measured = 12.0 * (median_f0(&moved, 22_050) / f0_root).log2();
+            let length = moved.len() as f32 / root.len() as f32;
+            println!("{semitones:+} semitones: measured {measured:+.2}, length ×{length:.3}");
+            assert!(
+                (measured - semitones as f32).abs() < 1.0,
+                "{semitones}: {measured}"
+            );
+            assert!((length - 1.0).abs() < 0.1, "the length changed: ×{length}");
         }
     }
 }
