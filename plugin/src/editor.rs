@@ -25,6 +25,7 @@ pub struct EditorApp {
     status: Arc<RenderStatus>,
     context: Option<GuiContext>,
     text: String,
+    voice: String,
     selected: usize,
 }
 
@@ -35,6 +36,7 @@ impl EditorApp {
             status,
             context: None,
             text: String::new(),
+            voice: String::new(),
             selected: 0,
         }
     }
@@ -54,6 +56,12 @@ impl NiceEguiApp for EditorApp {
             .read()
             .map(|t| t.clone())
             .unwrap_or_default();
+        self.voice = self
+            .params
+            .voice
+            .read()
+            .map(|v| v.clone())
+            .unwrap_or_default();
         Ok(())
     }
 
@@ -72,6 +80,17 @@ impl NiceEguiApp for EditorApp {
                 saved.clone_from(&self.text);
             }
         }
+        ui.horizontal(|ui| {
+            ui.label("Voice file");
+            let edit = egui::TextEdit::singleline(&mut self.voice)
+                .hint_text("built-in voice")
+                .desired_width(f32::INFINITY);
+            if ui.add(edit).lost_focus() {
+                if let Ok(mut saved) = self.params.voice.write() {
+                    saved.clone_from(&self.voice);
+                }
+            }
+        });
         ui.separator();
         egui::Grid::new("parameters").num_columns(2).show(ui, |ui| {
             let p = &self.params;

@@ -16,6 +16,10 @@ pub struct MellowParams {
     /// One phrase per line.
     #[persist = "phrases"]
     pub phrases: Arc<RwLock<String>>,
+    /// A voice file (`mellow convert` makes them), or empty for the built-in voice. A path is not
+    /// a host parameter: it is saved with the project like the text.
+    #[persist = "voice"]
+    pub voice: Arc<RwLock<String>>,
 
     #[id = "steps"]
     pub steps: IntParam,
@@ -35,6 +39,7 @@ impl Default for MellowParams {
     fn default() -> Self {
         Self {
             phrases: Arc::new(RwLock::new(DEFAULT_TEXT.to_string())),
+            voice: Arc::new(RwLock::new(String::new())),
             steps: IntParam::new("Steps", 2, IntRange::Linear { min: 1, max: 16 }),
             temperature: FloatParam::new(
                 "Temperature",
@@ -92,6 +97,7 @@ impl MellowParams {
     pub fn render_settings(&self, sample_rate: u32) -> RenderSettings {
         RenderSettings {
             text: self.phrases.read().map(|t| t.clone()).unwrap_or_default(),
+            voice: self.voice.read().map(|v| v.clone()).unwrap_or_default(),
             steps: self.steps.value().max(1) as usize,
             temperature: self.temperature.value(),
             rate: self.rate.value(),

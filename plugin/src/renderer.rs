@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mellow_engine::voice::embedded::default_voice;
-use mellow_engine::{Audio, SynthesisOptions, Synthesizer};
+use mellow_engine::{Audio, SynthesisOptions, Synthesizer, Voice};
 
 use crate::phrases::{phrase_lines, NoteMapping, PITCH_RANGE};
 use crate::player::PhraseBank;
@@ -17,6 +17,8 @@ use crate::player::PhraseBank;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderSettings {
     pub text: String,
+    /// A voice file, or empty for the built-in voice.
+    pub voice: String,
     pub steps: usize,
     pub temperature: f32,
     pub rate: f32,
@@ -116,7 +118,7 @@ impl Renderer {
             .name("mellow-phrase-renderer".into())
             .spawn(move || {
                 let mut handoff = Handoff { to_audio, retired };
-                let mut synth: Option<Synthesizer> = None;
+                let mut synth: Option<(String, Synthesizer)> = None;
                 let mut last: Option<RenderSettings> = None;
                 while !shared.shutdown.load(Ordering::Acquire) {
                     handoff.free_retired();
@@ -158,21 +160,22 @@ impl Drop for Renderer {
 /// when the settings changed midway (the caller starts over) or the renderer is shutting down.
 fn render(
     s: &RenderSettings,
-    synth: &mut Option<Synthesizer>,
+    synth: &mut Option<(String, Synthesizer)>,
     current: &impl Fn() -> RenderSettings,
     status: &RenderStatus,
     handoff: &mut Handoff,
 ) -> bool {
-    let synth = match synth {
-        Some(synth) => synth,
-        None => match load() {
-            Ok(loaded) => synth.insert(loaded),
+    if synth.as_ref().is_none_or(|(path, _)| *path != s.voice) {
+        *synth = None;
+        match load(&s.voice) {
+            Ok(loaded) => *synth = Some((s.voice.clone(), loaded)),
             Err(e) => {
-                set_error(status, e);
+                set_error(status, format!("voice: {e}"));
                 return true;
             }
-        },
-    };
+        }
+    }
+    let (_, synth) = synth.as_mut().expect("loaded above");
     let lines = phrase_lines(&s.text);
     let offsets = match s.mapping {
         NoteMapping::KeyPerLine => vec![0],
@@ -206,10 +209,15 @@ fn render(
     true
 }
 
-fn load() -> Result<Synthesizer, String> {
-    let voice = default_voice()
-        .ok_or("this build has no built-in voice")?
-        .map_err(|e| e.to_string())?;
+/// The voice file at `path`, or the built-in voice when it is empty.
+fn load(path: &str) -> Result<Synthesizer, String> {
+    let voice = if path.trim().is_empty() {
+        default_voice()
+            .ok_or("this build has no built-in voice")?
+            .map_err(|e| e.to_string())?
+    } else {
+        Voice::load(std::path::Path::new(path.trim())).map_err(|e| e.to_string())?
+    };
     Synthesizer::new(&voice, None).map_err(|e| e.to_string())
 }
 
@@ -328,9 +336,10 @@ mod tests {
 
     #[test]
     fn pitch_follow_moves_the_pitch_and_keeps_the_length() {
-        let mut synth = load().unwrap();
+        let mut synth = load("").unwrap();
         let settings = RenderSettings {
             text: String::new(),
+            voice: String::new(),
             steps: 2,
             temperature: 0.667,
             rate: 1.0,
@@ -351,5 +360,28 @@ mod tests {
             );
             assert!((length - 1.0).abs() < 0.1, "the length changed: ×{length}");
         }
+    }
+}
+
+#[cfg(test)]
+mod voice_tests {
+    use super::*;
+
+    #[test]
+    fn a_voice_file_is_loaded_by_path_and_a_missing_one_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("mellow-voice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("copy.safetensors");
+        let built_in = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../engine/voices/default.safetensors"
+        );
+        std::fs::copy(built_in, &path).unwrap();
+        let mut synth = load(path.to_str().unwrap()).expect("a voice file loads");
+        let (audio, _) = synth.speak("Hi.", &SynthesisOptions::default()).unwrap();
+        assert!(!audio.samples.is_empty());
+        let err = load("/nonexistent/voice.safetensors").err().unwrap();
+        assert!(err.contains("/nonexistent/voice.safetensors"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
