@@ -5,7 +5,8 @@
 use candle_core::Tensor;
 
 use crate::audio::pitch::{shift_pitch, MAX_SEMITONES};
-use crate::audio::{resample::resample, MelConfig};
+use crate::audio::resample::{resample, StreamResampler};
+use crate::audio::MelConfig;
 use crate::error::{candle_message, Error, Result};
 use crate::model::{AcousticModel, DecodeSettings, MelStream, Sampler};
 use crate::stream::chunked::ChunkedVocoding;
@@ -380,21 +381,41 @@ impl Synthesizer {
         let model = self.acoustic.as_ref().ok_or_else(|| {
             Error::input("this file holds only a vocoder: give a voice with an acoustic model")
         })?;
-        let mut mel = start_mel_stream(model, ids, None, opts)?;
+        // A pitch offset: spoken slower by the pitch ratio, then played that much faster.
+        let unpitched = without_pitch(opts);
+        let mut mel = start_mel_stream(model, ids, None, &unpitched)?;
         let mut vocoding = ChunkedVocoding::new();
+        let rate = self.vocoder_mel.sample_rate;
+        let mut faster = match opts.pitch {
+            0.0 => None,
+            p => Some(StreamResampler::new(played_rate(rate, p), rate).map_err(Error::input)?),
+        };
         let mut limited = |mut samples: Vec<f32>| {
             limit(&mut samples);
-            emit(samples)
+            match &mut faster {
+                None => emit(samples),
+                Some(resampler) => {
+                    let mut out = Vec::with_capacity(samples.len());
+                    resampler.push(&samples, &mut out).is_ok() && emit(out)
+                }
+            }
         };
         while let Some(frames) = on_acoustic_thread(|| mel.next_frames())? {
             check_finite(&frames, "the acoustic model")?;
-            let frames = shift_mel_pitch(frames, &self.config.mel, None, opts.pitch)?;
             vocoding.push(&frames)?;
             if !vocoding.drain(self.vocoder.as_mut(), false, &mut limited)? {
                 return Ok(false);
             }
         }
-        vocoding.drain(self.vocoder.as_mut(), true, &mut limited)
+        if !vocoding.drain(self.vocoder.as_mut(), true, &mut limited)? {
+            return Ok(false);
+        }
+        if let Some(resampler) = &mut faster {
+            let mut tail = Vec::new();
+            resampler.finish(&mut tail).map_err(Error::input)?;
+            return Ok(tail.is_empty() || emit(tail));
+        }
+        Ok(true)
     }
 
     /// Mel `[1, n_mels, T]` → samples at the voice's rate, never louder than full scale.
@@ -449,12 +470,18 @@ impl Synthesizer {
         let pause = vec![0f32; (SENTENCE_PAUSE * self.sample_rate() as f32) as usize];
         let mut samples = Vec::new();
         let mut mels = Vec::with_capacity(sentences.len());
+        let unpitched = without_pitch(opts);
+        let rate = self.sample_rate();
         for (i, sentence) in sentences.iter().enumerate() {
-            let mel = self.mel(&sentence.ids, None, None, opts)?;
+            let mel = self.mel(&sentence.ids, None, None, &unpitched)?;
             if i > 0 {
                 samples.extend_from_slice(&pause);
             }
-            samples.extend(self.vocode(&mel.mel)?);
+            let spoken = self.vocode(&mel.mel)?;
+            samples.extend(match opts.pitch {
+                0.0 => spoken,
+                p => resample(&spoken, played_rate(rate, p), rate).map_err(Error::input)?,
+            });
             mels.push(mel);
             progress(i + 1, sentences.len());
         }
@@ -478,6 +505,24 @@ fn on_acoustic_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         Some(pool) => pool.install(f),
         None => f(),
     }
+}
+
+/// The options for the speech that a pitch offset then speeds up: spoken slower by the pitch
+/// ratio, with no mel-domain shift. Played `ratio` times faster, it keeps its length and its
+/// fundamental moves by the offset (with the formants, like a tape at another speed); a shift of
+/// the mel alone moves the spectral envelope but hardly the fundamental with our vocoders.
+fn without_pitch(opts: &ResolvedOptions) -> ResolvedOptions {
+    ResolvedOptions {
+        rate: opts.rate / 2f32.powf(opts.pitch / 12.0),
+        pitch: 0.0,
+        ..*opts
+    }
+}
+
+/// The rate to declare samples spoken at `rate` so that converting them back to `rate` raises them
+/// by `semitones`; rounded to 50 Hz so the resampler's ratio stays small (under 0.04 semitone off).
+fn played_rate(rate: u32, semitones: f32) -> u32 {
+    ((rate as f32 * 2f32.powf(semitones / 12.0) / 50.0).round() as u32).max(1) * 50
 }
 
 /// Starts the windowed acoustic model on `ids` with the options' sampler settings.

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mellow_engine::voice::embedded::default_voice;
-use mellow_engine::{Audio, SynthesisOptions, Synthesizer, Voice};
+use mellow_engine::{SynthesisOptions, Synthesizer, Voice};
 
 use crate::phrases::{phrase_lines, NoteMapping, PITCH_RANGE};
 use crate::player::PhraseBank;
@@ -221,30 +221,23 @@ fn load(path: &str) -> Result<Synthesizer, String> {
     Synthesizer::new(&voice, None).map_err(|e| e.to_string())
 }
 
-/// One line at `semitones` from its own pitch, at the host's rate. The pitch moves like a tape
-/// played faster or slower: the line is spoken `ratio` times slower (the model's duration control)
-/// and then played `ratio` times faster, so the duration is the line's own and the pitch (with the
-/// formants) moves by `ratio`.
+/// One line at `semitones` from its own pitch, at the host's rate. The engine moves the pitch like
+/// a tape played faster or slower without the speed change (it speaks the line slower by the pitch
+/// ratio, then plays it that much faster): the length stays, the fundamental and formants move.
 fn speak(
     synth: &mut Synthesizer,
     line: &str,
     s: &RenderSettings,
     semitones: i32,
 ) -> Result<Vec<f32>, String> {
-    let ratio = 2f32.powf(semitones as f32 / 12.0);
     let options = SynthesisOptions {
         steps: Some(s.steps),
         temperature: Some(s.temperature as f64),
-        rate: Some(s.rate / ratio),
+        rate: Some(s.rate),
+        pitch: semitones as f32,
         ..Default::default()
     };
     let (audio, _) = synth.speak(line, &options).map_err(|e| e.to_string())?;
-    // Rounded to 50 Hz so the resampler's ratio stays small (a pitch error under 0.04 semitone).
-    let played_at = ((audio.sample_rate as f32 * ratio / 50.0).round() as u32).max(1) * 50;
-    let audio = Audio {
-        samples: audio.samples,
-        sample_rate: played_at,
-    };
     Ok(audio
         .resampled(s.sample_rate)
         .map_err(|e| e.to_string())?
