@@ -8,47 +8,13 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clack_extensions::gui::{
-    GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui, Window,
-};
+use clack_extensions::gui::{GuiApiType, GuiConfiguration, PluginGui, Window};
 use clack_host::prelude::*;
+
+mod common;
+use common::{entry, instance};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, ImageFormat, WindowClass};
-
-struct TestHostShared;
-
-impl SharedHandler<'_> for TestHostShared {
-    fn request_restart(&self) {}
-    fn request_process(&self) {}
-    fn request_callback(&self) {}
-}
-
-/// The host's side of the GUI extension, which the plugin needs to embed its editor.
-impl HostGuiImpl for TestHostShared {
-    fn resize_hints_changed(&self) {}
-    fn request_resize(&self, _new_size: GuiSize) -> Result<(), HostError> {
-        Ok(())
-    }
-    fn request_show(&self) -> Result<(), HostError> {
-        Ok(())
-    }
-    fn request_hide(&self) -> Result<(), HostError> {
-        Ok(())
-    }
-    fn closed(&self, _was_destroyed: bool) {}
-}
-
-struct TestHost;
-
-impl HostHandlers for TestHost {
-    type Shared<'a> = TestHostShared;
-    type MainThread<'a> = ();
-    type AudioProcessor<'a> = ();
-
-    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
-        builder.register::<HostGui>();
-    }
-}
 
 /// An X server of the test's own; stopped when dropped.
 struct Xvfb(Child);
@@ -115,27 +81,8 @@ fn the_editor_opens_and_draws_under_xvfb() {
     conn.map_window(parent).unwrap();
     conn.flush().unwrap();
 
-    // SAFETY: this crate's own static CLAP entry, with the layout clack expects.
-    let entry = unsafe {
-        let raw =
-            &*(&mellow_plugin::clap_entry as *const _ as *const clack_host::entry::EntryDescriptor);
-        PluginEntry::load_from_raw(raw, c"mellow-plugin (in process)").unwrap()
-    };
-    let info = HostInfo::new(
-        "Mellow test host",
-        "Mellow",
-        "https://example.invalid",
-        "1.0",
-    )
-    .unwrap();
-    let mut plugin = PluginInstance::<TestHost>::new(
-        |_| TestHostShared,
-        |_| (),
-        &entry,
-        c"org.mellow.speech-instrument",
-        &info,
-    )
-    .unwrap();
+    let entry = entry();
+    let mut plugin = instance(&entry);
     // Active, so the phrases render and the editor shows the selected one's waveform.
     let config = PluginAudioConfiguration {
         sample_rate: 48_000.0,

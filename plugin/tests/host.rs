@@ -12,49 +12,8 @@ use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent};
 use clack_host::events::Match;
 use clack_host::prelude::*;
 
-struct TestHostShared;
-
-impl SharedHandler<'_> for TestHostShared {
-    fn request_restart(&self) {}
-    fn request_process(&self) {}
-    fn request_callback(&self) {}
-}
-
-struct TestHost;
-
-impl HostHandlers for TestHost {
-    type Shared<'a> = TestHostShared;
-    type MainThread<'a> = ();
-    type AudioProcessor<'a> = ();
-}
-
-fn entry() -> PluginEntry {
-    // SAFETY: the entry is this crate's own `clap_entry`, a static CLAP entry descriptor with the
-    // layout clack expects (both follow the CLAP ABI).
-    unsafe {
-        let raw =
-            &*(&mellow_plugin::clap_entry as *const _ as *const clack_host::entry::EntryDescriptor);
-        PluginEntry::load_from_raw(raw, c"mellow-plugin (in process)").expect("the entry loads")
-    }
-}
-
-fn instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
-    let info = HostInfo::new(
-        "Mellow test host",
-        "Mellow",
-        "https://example.invalid",
-        "1.0",
-    )
-    .unwrap();
-    PluginInstance::<TestHost>::new(
-        |_| TestHostShared,
-        |_| (),
-        entry,
-        c"org.mellow.speech-instrument",
-        &info,
-    )
-    .expect("the plugin instantiates")
-}
+mod common;
+use common::{entry, instance, TestHost};
 
 /// An input port type for a plugin without inputs.
 type NoInput<'a> = AudioPortBuffer<[InputChannel<'a, f32>; 0], [InputChannel<'a, f64>; 0]>;

@@ -227,24 +227,14 @@ impl SampleReader {
             if !self.in_utterance && !self.ready_to_start() {
                 break;
             }
-            let Ok(block) = self.consumer.peek() else {
-                starved = self.in_utterance;
-                break;
-            };
-            let len = block.len as usize;
-            let n = (len - self.offset).min(out.len() - written);
-            out[written..written + n].copy_from_slice(&block.samples[self.offset..self.offset + n]);
-            written += n;
-            self.offset += n;
-            self.in_utterance = true;
-            if self.offset == len {
-                let (last, utterance) = (block.last, block.utterance);
-                self.pop_block();
-                if last {
-                    self.in_utterance = false;
-                    self.state
-                        .finished_utterance
-                        .fetch_max(utterance, Ordering::AcqRel);
+            match self.copy_front(&mut out[written..]) {
+                None => {
+                    starved = self.in_utterance;
+                    break;
+                }
+                Some((n, ended)) => {
+                    written += n;
+                    self.in_utterance = !ended;
                 }
             }
         }
@@ -277,22 +267,9 @@ impl SampleReader {
         let mut written = 0;
         while written < out.len() {
             self.drop_cancelled();
-            let Ok(block) = self.consumer.peek() else {
-                break;
-            };
-            let len = block.len as usize;
-            let n = (len - self.offset).min(out.len() - written);
-            out[written..written + n].copy_from_slice(&block.samples[self.offset..self.offset + n]);
-            written += n;
-            self.offset += n;
-            if self.offset == len {
-                let (last, utterance) = (block.last, block.utterance);
-                self.pop_block();
-                if last {
-                    self.state
-                        .finished_utterance
-                        .fetch_max(utterance, Ordering::AcqRel);
-                }
+            match self.copy_front(&mut out[written..]) {
+                None => break,
+                Some((n, _)) => written += n,
             }
         }
         self.state
@@ -318,6 +295,27 @@ impl SampleReader {
                 frame.fill(T::from_mono(s));
             }
         }
+    }
+
+    /// Copies what `out` takes of the front block; `None` when the ring is empty, else the count
+    /// and whether an utterance's last block was used up (it is then marked finished).
+    fn copy_front(&mut self, out: &mut [f32]) -> Option<(usize, bool)> {
+        let block = self.consumer.peek().ok()?;
+        let len = block.len as usize;
+        let n = (len - self.offset).min(out.len());
+        out[..n].copy_from_slice(&block.samples[self.offset..self.offset + n]);
+        self.offset += n;
+        if self.offset < len {
+            return Some((n, false));
+        }
+        let (last, utterance) = (block.last, block.utterance);
+        self.pop_block();
+        if last {
+            self.state
+                .finished_utterance
+                .fetch_max(utterance, Ordering::AcqRel);
+        }
+        Some((n, last))
     }
 
     fn pop_block(&mut self) {

@@ -63,7 +63,71 @@ fn iterations() -> usize {
     32
 }
 
+/// How far HiFi-GAN's layers reach, in output samples (a sample at a stage of `rate` samples per
+/// frame stands for hop / rate output samples).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HifiganReach {
+    pub hop: usize,
+    /// The adapter and conv_pre, at the frame rate.
+    pub front: usize,
+    /// Each upsampling stage: (samples per frame after it, its reach: the transposed convolution
+    /// and the widest residual block).
+    pub stages: Vec<(usize, usize)>,
+    /// conv_post, kernel 7 at the output rate.
+    pub post: usize,
+}
+
 impl VocoderConfig {
+    /// The reach of each part of a HiFi-GAN (`None` for other vocoders).
+    pub fn hifigan_reach(&self) -> Option<HifiganReach> {
+        let Self::Hifigan {
+            resblock,
+            upsample_rates,
+            upsample_kernel_sizes,
+            resblock_kernel_sizes,
+            resblock_dilation_sizes,
+            adapter,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let hop: usize = upsample_rates.iter().product();
+        let block = resblock_kernel_sizes
+            .iter()
+            .zip(resblock_dilation_sizes)
+            .map(|(&k, dilations)| {
+                let half = k / 2;
+                dilations
+                    .iter()
+                    .map(|d| {
+                        if resblock == "1" {
+                            half * (d + 1)
+                        } else {
+                            half * d
+                        }
+                    })
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap_or(0);
+        let adapter_frames: usize = adapter.iter().map(|l| l.kernel / 2).sum();
+        let mut rate = 1;
+        let mut stages = Vec::new();
+        for (&u, &k) in upsample_rates.iter().zip(upsample_kernel_sizes) {
+            let up = k.div_ceil(u) * hop / rate;
+            rate *= u;
+            stages.push((rate, up + block * hop / rate));
+        }
+        Some(HifiganReach {
+            hop,
+            // The adapter's kernels and conv_pre's (kernel 7).
+            front: (adapter_frames + 3) * hop,
+            stages,
+            post: 3,
+        })
+    }
+
     /// Mel frames on each side that can change a frame's output samples: with this much context a
     /// chunk of a mel vocodes to exactly the samples the whole mel gives there. `None` for the
     /// phase vocoder, whose iterations spread over the whole signal.
@@ -79,46 +143,11 @@ impl VocoderConfig {
                 // an output sample overlaps n_fft / hop frames of the inverse STFT.
                 Some(3 * (num_layers + 1) + n_fft.div_ceil(2 * hop_length) + 1)
             }
-            Self::Hifigan {
-                resblock,
-                upsample_rates,
-                upsample_kernel_sizes,
-                resblock_kernel_sizes,
-                resblock_dilation_sizes,
-                adapter,
-                ..
-            } => {
-                let hop: usize = upsample_rates.iter().product();
-                // Reach in output samples, summed stage by stage: a sample at a stage of `rate`
-                // samples per frame stands for hop / rate output samples.
-                let adapter_frames: usize = adapter.iter().map(|l| l.kernel / 2).sum();
-                let mut reach = (adapter_frames + 3) * hop; // the adapter and conv_pre (kernel 7)
-                let mut rate = 1;
-                for (&u, &k) in upsample_rates.iter().zip(upsample_kernel_sizes) {
-                    reach += k.div_ceil(u) * hop / rate;
-                    rate *= u;
-                    let block = resblock_kernel_sizes
-                        .iter()
-                        .zip(resblock_dilation_sizes)
-                        .map(|(&k, dilations)| {
-                            let half = k / 2;
-                            dilations
-                                .iter()
-                                .map(|d| {
-                                    if resblock == "1" {
-                                        half * (d + 1)
-                                    } else {
-                                        half * d
-                                    }
-                                })
-                                .sum::<usize>()
-                        })
-                        .max()
-                        .unwrap_or(0);
-                    reach += block * hop / rate;
-                }
-                reach += 3; // conv_post, kernel 7 at the output rate
-                Some(reach.div_ceil(hop) + 1)
+            Self::Hifigan { .. } => {
+                let reach = self.hifigan_reach()?;
+                let total =
+                    reach.front + reach.stages.iter().map(|s| s.1).sum::<usize>() + reach.post;
+                Some(total.div_ceil(reach.hop) + 1)
             }
             Self::Phase { .. } => None,
         }

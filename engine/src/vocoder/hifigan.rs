@@ -255,53 +255,15 @@ impl HifiGan {
 }
 
 /// For each upsampling stage: (samples per frame after it, reach in output samples of the stages
-/// after it and of conv_post), as [`VocoderConfig::context_frames`] counts reach.
+/// after it and of conv_post).
 fn downstream_reach(cfg: &VocoderConfig) -> Vec<(usize, usize)> {
-    let VocoderConfig::Hifigan {
-        resblock,
-        upsample_rates,
-        upsample_kernel_sizes,
-        resblock_kernel_sizes,
-        resblock_dilation_sizes,
-        ..
-    } = cfg
-    else {
+    let Some(reach) = cfg.hifigan_reach() else {
         return Vec::new();
     };
-    let hop: usize = upsample_rates.iter().product();
-    let block = resblock_kernel_sizes
-        .iter()
-        .zip(resblock_dilation_sizes)
-        .map(|(&k, dilations)| {
-            let half = k / 2;
-            dilations
-                .iter()
-                .map(|d| {
-                    if resblock == "1" {
-                        half * (d + 1)
-                    } else {
-                        half * d
-                    }
-                })
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(0);
-    // Reach of each stage on its own, in output samples, with the rate after it.
-    let mut rate = 1;
-    let mut own = Vec::new();
-    for (&u, &k) in upsample_rates.iter().zip(upsample_kernel_sizes) {
-        let up = k.div_ceil(u) * hop / rate;
-        rate *= u;
-        own.push((rate, up + block * hop / rate));
-    }
-    let post = 3; // conv_post, kernel 7 at the output rate
-    (0..own.len())
+    (0..reach.stages.len())
         .map(|i| {
-            (
-                own[i].0,
-                own[i + 1..].iter().map(|s| s.1).sum::<usize>() + post,
-            )
+            let after: usize = reach.stages[i + 1..].iter().map(|s| s.1).sum();
+            (reach.stages[i].0, after + reach.post)
         })
         .collect()
 }
