@@ -329,7 +329,8 @@ impl PulseServer {
                 "--format=float32le",
                 "--rate=48000",
                 "--channels=1",
-                "--latency-msec=10",
+                // A generous buffer: the recorder must not drop samples while `say` synthesises.
+                "--latency-msec=200",
             ])
             .stdout(file)
             .stderr(Stdio::null())
@@ -341,16 +342,22 @@ impl PulseServer {
 
     fn stop_recording(&mut self) -> Vec<f32> {
         if let Some(mut r) = self.recorder.take() {
-            std::thread::sleep(Duration::from_millis(300));
+            // Longer than the recorder's buffer, so the end of the speech is on disk.
+            std::thread::sleep(Duration::from_millis(700));
             let _ = r.kill();
             let _ = r.wait();
         }
         read_f32le(&self.recording())
     }
 
+    /// `mellow say` on this server, synthesising on one core so the other is left to the sound
+    /// server and the recorder (two busy cores starve them, and the recording would skip).
     fn say(&self, args: &[&str]) -> Command {
         let mut c = mellow();
-        self.client(&mut c).arg("say").args(args);
+        self.client(&mut c)
+            .env("RAYON_NUM_THREADS", "1")
+            .arg("say")
+            .args(args);
         c
     }
 }
