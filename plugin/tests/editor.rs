@@ -9,10 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clack_extensions::gui::{GuiApiType, GuiConfiguration, PluginGui, Window};
-use clack_host::prelude::*;
 
 mod common;
-use common::{entry, instance};
+use common::{audio_config, entry, instance};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, ImageFormat, WindowClass};
 
@@ -84,11 +83,7 @@ fn the_editor_opens_and_draws_under_xvfb() {
     let entry = entry();
     let mut plugin = instance(&entry);
     // Active, so the phrases render and the editor shows the selected one's waveform.
-    let config = PluginAudioConfiguration {
-        sample_rate: 48_000.0,
-        min_frames_count: 1,
-        max_frames_count: 512,
-    };
+    let config = audio_config(48_000.0, 512);
     let processor = plugin.activate(|_, _| (), config).expect("activates");
     let handle = plugin.plugin_handle();
     let gui: PluginGui = handle.get_extension().expect("the gui extension");

@@ -13,7 +13,7 @@ use clack_host::events::Match;
 use clack_host::prelude::*;
 
 mod common;
-use common::{entry, instance, TestHost};
+use common::{audio_config, entry, instance, TestHost};
 
 /// An input port type for a plugin without inputs.
 type NoInput<'a> = AudioPortBuffer<[InputChannel<'a, f32>; 0], [InputChannel<'a, f64>; 0]>;
@@ -136,11 +136,7 @@ fn notes_play_at_every_rate_and_block_size_and_silence_sleeps() {
     for rate in [44_100.0, 48_000.0, 96_000.0] {
         let max = 1024;
         let mut plugin = instance(&entry);
-        let config = PluginAudioConfiguration {
-            sample_rate: rate,
-            min_frames_count: 1,
-            max_frames_count: max as u32,
-        };
+        let config = audio_config(rate, max as u32);
         let stopped = plugin.activate(|_, _| (), config).expect("activates");
         let mut processor = stopped.start_processing().expect("starts");
         let mut audio = Audio::new(max);
@@ -279,11 +275,7 @@ fn every_parameter_round_trips_through_its_text() {
 
 /// Renders note 60 for a second of audio at 48 kHz after the phrases are ready.
 fn first_line_audio(plugin: &mut PluginInstance<TestHost>) -> Vec<f32> {
-    let config = PluginAudioConfiguration {
-        sample_rate: 48_000.0,
-        min_frames_count: 1,
-        max_frames_count: 512,
-    };
+    let config = audio_config(48_000.0, 512);
     let stopped = plugin.activate(|_, _| (), config).expect("activates");
     let mut processor = stopped.start_processing().expect("starts");
     let mut audio = Audio::new(512);
@@ -338,11 +330,7 @@ fn a_note_sounds_on_its_own_sample_and_the_memory_is_reported() {
     let entry = entry();
     let before = resident_kib();
     let mut plugin = instance(&entry);
-    let config = PluginAudioConfiguration {
-        sample_rate: 48_000.0,
-        min_frames_count: 1,
-        max_frames_count: 512,
-    };
+    let config = audio_config(48_000.0, 512);
     let stopped = plugin.activate(|_, _| (), config).expect("activates");
     let mut processor = stopped.start_processing().expect("starts");
     let mut audio = Audio::new(512);

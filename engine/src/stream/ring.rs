@@ -44,8 +44,6 @@ pub struct StreamState {
     underruns: AtomicU64,
     /// Samples handed to the output (silence between utterances not counted).
     played: AtomicU64,
-    /// Samples written into the ring.
-    written: AtomicU64,
     /// Id of the last utterance whose final block the consumer has played.
     finished_utterance: AtomicU64,
     /// The consumer is gone (device lost, writer stopped): the producer stops waiting for room.
@@ -67,10 +65,6 @@ impl StreamState {
 
     pub fn played(&self) -> u64 {
         self.played.load(Ordering::Relaxed)
-    }
-
-    pub fn written(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
     }
 
     /// Id of the last utterance played to its end (0 before any).
@@ -149,7 +143,6 @@ impl SampleWriter {
             self.pending.samples[at..at + n].copy_from_slice(&samples[..n]);
             self.pending.len += n as u16;
             samples = &samples[n..];
-            self.state.written.fetch_add(n as u64, Ordering::Relaxed);
             if self.pending.len as usize == BLOCK_SAMPLES {
                 self.push_pending(interrupted)?;
             }

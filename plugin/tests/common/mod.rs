@@ -68,3 +68,12 @@ pub fn instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
     )
     .expect("the plugin instantiates")
 }
+
+/// A host's audio setup at `sample_rate` with blocks of 1 to `max_frames` samples.
+pub fn audio_config(sample_rate: f64, max_frames: u32) -> PluginAudioConfiguration {
+    PluginAudioConfiguration {
+        sample_rate,
+        min_frames_count: 1,
+        max_frames_count: max_frames,
+    }
+}
