@@ -7,7 +7,7 @@ use candle_nn::VarBuilder;
 
 use super::config::AcousticConfig;
 use super::layers::{
-    mish, softmax_last, Conv1d, ConvSpec, ConvTranspose1d, GroupNorm, LayerNorm, Linear,
+    mish, snake_beta, softmax_last, Conv1d, ConvSpec, ConvTranspose1d, GroupNorm, LayerNorm, Linear,
 };
 
 /// `SinusoidalPosEmb(dim)` of the scalar time `t` (scaled by 1000): `[1, dim]`.
@@ -117,9 +117,7 @@ impl Activation {
                 inv_beta,
             } => {
                 // x + 1/beta * sin²(alpha x)
-                let x = proj.forward(x)?;
-                let s = x.broadcast_mul(alpha)?.sin()?.sqr()?;
-                x + s.broadcast_mul(inv_beta)?
+                snake_beta(&proj.forward(x)?, alpha, inv_beta)
             }
             Self::Gelu { proj, approximate } => {
                 let x = proj.forward(x)?;

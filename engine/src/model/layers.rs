@@ -3,6 +3,7 @@
 use candle_core::{DType, Module, Result, Tensor, D};
 
 use super::conv_direct::{self, ConvShape};
+use super::fast_math;
 use candle_nn::VarBuilder;
 
 /// `torch.nn.Conv1d` with "same"-style zero padding applied before the convolution (pre-padding
@@ -371,9 +372,68 @@ pub fn softplus(x: &Tensor) -> Result<Tensor> {
     positive + tail
 }
 
-/// Mish: `x * tanh(softplus(x))`.
+/// Mish: `x * tanh(softplus(x))`; one vectorised pass for f32 on the CPU.
 pub fn mish(x: &Tensor) -> Result<Tensor> {
+    if x.dtype() == DType::F32 && x.device().is_cpu() {
+        return x.contiguous()?.apply_op1_no_bwd(&ElementWise::Mish);
+    }
     x * softplus(x)?.tanh()?
+}
+
+/// SnakeBeta over the last dimension: `x + inv_beta · sin²(alpha · x)`, with `alpha` and
+/// `inv_beta` per channel; one vectorised pass for f32 on the CPU.
+pub fn snake_beta(x: &Tensor, alpha: &Tensor, inv_beta: &Tensor) -> Result<Tensor> {
+    if x.dtype() == DType::F32 && x.device().is_cpu() {
+        let op = ElementWise::SnakeBeta {
+            alpha: alpha.to_dtype(DType::F32)?.to_vec1()?,
+            inv_beta: inv_beta.to_dtype(DType::F32)?.to_vec1()?,
+        };
+        return x.contiguous()?.apply_op1_no_bwd(&op);
+    }
+    let s = x.broadcast_mul(alpha)?.sin()?.sqr()?;
+    x + s.broadcast_mul(inv_beta)?
+}
+
+/// Activations computed in place on a contiguous f32 copy (see `fast_math`).
+enum ElementWise {
+    Mish,
+    SnakeBeta { alpha: Vec<f32>, inv_beta: Vec<f32> },
+}
+
+impl candle_core::CustomOp1 for ElementWise {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Mish => "mish",
+            Self::SnakeBeta { .. } => "snake-beta",
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let (candle_core::CpuStorage::F32(data), Some((start, end))) =
+            (storage, layout.contiguous_offsets())
+        else {
+            candle_core::bail!("{} takes a contiguous f32 tensor", self.name());
+        };
+        let mut out = data[start..end].to_vec();
+        match self {
+            Self::Mish => fast_math::mish_in_place(&mut out),
+            Self::SnakeBeta { alpha, inv_beta } => {
+                if layout.shape().dims().last() != Some(&alpha.len()) {
+                    candle_core::bail!(
+                        "snake-beta: {} channels, shape {:?}",
+                        alpha.len(),
+                        layout.shape()
+                    );
+                }
+                fast_math::snake_beta_rows(&mut out, alpha, inv_beta)
+            }
+        }
+        Ok((candle_core::CpuStorage::F32(out), layout.shape().clone()))
+    }
 }
 
 /// PyTorch's default LeakyReLU.

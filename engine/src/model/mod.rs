@@ -3,8 +3,10 @@
 pub mod acoustic;
 pub mod config;
 pub mod conv_direct;
+pub mod dense;
 pub mod encoder;
 pub mod estimator;
+pub mod fast_math;
 pub mod layers;
 pub mod mel_stream;
 pub mod noise;
