@@ -100,9 +100,27 @@ fn vocoder_weights(cfg: &VocoderConfig) -> Box<dyn Vocoder> {
     let map = VarMap::new();
     let vb = random_builder(&map);
     match cfg {
-        VocoderConfig::Vocos { .. } => {
-            Box::new(Vocos::new(80, 256, 768, 8, 1024, 256, "same", vb).unwrap())
-        }
+        VocoderConfig::Vocos {
+            input_channels,
+            dim,
+            intermediate_dim,
+            num_layers,
+            n_fft,
+            hop_length,
+            padding,
+        } => Box::new(
+            Vocos::new(
+                *input_channels,
+                *dim,
+                *intermediate_dim,
+                *num_layers,
+                *n_fft,
+                *hop_length,
+                padding,
+                vb,
+            )
+            .unwrap(),
+        ),
         _ => {
             // Build once to create the variables, then refill them with small random values.
             let _ = HifiGan::new(cfg, vb.clone());
@@ -147,18 +165,22 @@ fn stages(c: &mut Criterion) {
     });
 
     let mel = random_mel();
-    let mut vocos = vocoder_weights(&VocoderConfig::Vocos {
-        input_channels: 80,
-        dim: 256,
-        intermediate_dim: 768,
-        num_layers: 8,
-        n_fft: 1024,
-        hop_length: 256,
-        padding: "same".into(),
-    });
-    group.bench_function("vocoder: vocos (dim 256, 8 layers)", |b| {
-        b.iter(|| vocos.vocode(&mel).unwrap())
-    });
+    // The built-in voice's Vocos (tools/train/train_vocos.py) and the size of the reference's.
+    for (dim, inter, layers) in [(256, 768, 6), (512, 1536, 8)] {
+        let mut vocos = vocoder_weights(&VocoderConfig::Vocos {
+            input_channels: 80,
+            dim,
+            intermediate_dim: inter,
+            num_layers: layers,
+            n_fft: 1024,
+            hop_length: 256,
+            padding: "same".into(),
+        });
+        group.bench_function(
+            format!("vocoder: vocos (dim {dim}, {layers} layers)"),
+            |b| b.iter(|| vocos.vocode(&mel).unwrap()),
+        );
+    }
     for (name, cfg) in [
         ("v1", VocoderConfig::hifigan_v1()),
         ("v2", VocoderConfig::hifigan_v2()),

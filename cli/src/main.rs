@@ -1,6 +1,7 @@
 //! `mellow`: render speech to WAV files or standard output, speak through the sound card, inspect
 //! voices, convert checkpoints.
 
+mod batch;
 mod checkpoint;
 mod convert;
 mod devices;
@@ -55,6 +56,14 @@ fn main() -> ExitCode {
     // SAFETY: restoring the default disposition of a signal before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // candle spreads element-wise operations over a pool of its own whose workers spin while
+    // they wait; beside the engine's own threads (batch workers, the streaming worker, the audio
+    // callback) that spinning only takes cores away. One thread for those operations, unless
+    // the user chose otherwise.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
     let cli = Cli::parse();
     let result = match cli.command {

@@ -12,6 +12,7 @@ use mellow_engine::text::Sentence;
 use mellow_engine::voice::embedded::default_voice;
 use mellow_engine::{MelOutput, Sampler, SynthesisOptions, Synthesizer, Voice};
 
+use crate::batch;
 use crate::inputs::{
     check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
     PhonemeList,
@@ -251,7 +252,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         return render_json_lines(&args, &mut synth, &opts, &text);
     }
     if let Some(dir) = &args.out_dir {
-        return render_lines(&args, &mut synth, &opts, &text, dir);
+        return render_lines(&args, synth, &opts, &text, dir);
     }
     check_length(&text)?;
     let output = args.output.as_ref().expect("checked above");
@@ -266,7 +267,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
 
 fn render_lines(
     args: &RenderArgs,
-    synth: &mut Synthesizer,
+    synth: Synthesizer,
     opts: &ResolvedOptions,
     text: &str,
     dir: &Path,
@@ -278,18 +279,37 @@ fn render_lines(
         bail!("the input has no lines to speak");
     }
     let bar = progress_bar(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        let path = dir.join(format!("{i:04}.wav"));
-        let sentences =
-            sentences_for(synth, line, args.phonemes).with_context(|| format!("line {}", i + 1))?;
+    // The first worker takes the synthesizer already loaded; the others load their own.
+    let loaded = std::sync::Mutex::new(Some(synth));
+    let make_worker = || match loaded.lock().map(|mut s| s.take()) {
+        Ok(Some(synth)) => Ok(synth),
+        _ => build_synthesizer(&args.synth, true),
+    };
+    let speak = |synth: &mut Synthesizer, i: usize| {
+        let sentences = sentences_for(synth, lines[i], args.phonemes)
+            .with_context(|| format!("line {}", i + 1))?;
         let (audio, _) = synth
             .speak_sentences(&sentences, opts, |_, _| {})
             .with_context(|| format!("line {}", i + 1))?;
-        write(&path, audio, args.synth.sample_rate)?;
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    }
+        Ok(audio)
+    };
+    batch::in_order(
+        lines.len(),
+        batch::workers_for(lines.len()),
+        make_worker,
+        speak,
+        |i, audio| {
+            write(
+                &dir.join(format!("{i:04}.wav")),
+                audio,
+                args.synth.sample_rate,
+            )?;
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            Ok(())
+        },
+    )?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -499,6 +499,10 @@ impl Synthesizer {
 /// acoustic model's operations are too small to share between cores: a second thread only adds
 /// hand-over time (the first window of a long sentence takes 25 ms on two threads, 14 ms on one).
 fn on_acoustic_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    // Already on a one-thread pool (a batch worker): stay there rather than queue on a shared one.
+    if rayon::current_num_threads() == 1 {
+        return f();
+    }
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     let pool = POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().num_threads(1).build().ok());
     match pool {
