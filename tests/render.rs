@@ -529,3 +529,77 @@ fn pitch_shifts_keep_the_length() {
     ));
     assert_eq!(read_wav(&out).0.len(), 36 * 256);
 }
+
+#[test]
+fn the_acoustic_models_mel_is_written_and_vocodes_to_the_same_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    let cond = dir.path().join("c.json");
+    std::fs::write(
+        &cond,
+        r#"{"phonemes": ["h", "ə", "l", "ˈ", "o", "ʊ"], "durations": [4, 6, 5, 0, 9, 7]}"#,
+    )
+    .unwrap();
+    let (out, mel) = (dir.path().join("c.wav"), dir.path().join("c.npy"));
+    assert_ok(&run(
+        &[
+            "render",
+            "--conditioning",
+            s(&cond),
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&out),
+            "--mel-out",
+            s(&mel),
+        ],
+        None,
+    ));
+    let t = candle_core::Tensor::read_npy(&mel).unwrap();
+    assert_eq!(t.dims(), &[80, 31]);
+    // The written mel, vocoded on its own, gives the render's samples.
+    let again = dir.path().join("again.wav");
+    assert_ok(&run(
+        &[
+            "render",
+            "--mel",
+            s(&mel),
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&again),
+        ],
+        None,
+    ));
+    assert_eq!(read_wav(&out).0, read_wav(&again).0);
+    // Text with two sentences: their mels one after another.
+    let text_mel = dir.path().join("t.npy");
+    assert_ok(&run(
+        &[
+            "render",
+            "One. Two.",
+            "--voice",
+            s(&voice),
+            "-o",
+            s(&dir.path().join("t.wav")),
+            "--mel-out",
+            s(&text_mel),
+        ],
+        None,
+    ));
+    let frames = candle_core::Tensor::read_npy(&text_mel).unwrap().dims()[1];
+    assert!(frames > 10, "{frames} frames");
+    let o = run(
+        &[
+            "render",
+            "--input",
+            s(&cond),
+            "--out-dir",
+            s(dir.path()),
+            "--mel-out",
+            s(&mel),
+        ],
+        None,
+    );
+    assert!(!o.status.success(), "--mel-out with --out-dir was accepted");
+}

@@ -88,6 +88,10 @@ pub struct RenderArgs {
     /// Also write the mel spectrogram with phoneme boundaries as a PNG.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Also write the acoustic model's log-mel as `.npy` (`[n_mels, frames]`, sentences one after
+    /// another), e.g. to train a vocoder on the mels it will be given.
+    #[arg(long, conflicts_with_all = ["out_dir", "mel"])]
+    pub mel_out: Option<PathBuf>,
     #[command(flatten)]
     pub synth: SynthArgs,
 }
@@ -259,6 +263,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let sentences = sentences_for(&synth, &text, args.phonemes)?;
     let (audio, mels) = render_sentences(&mut synth, &sentences, &opts)?;
     write(output, audio, args.synth.sample_rate)?;
+    if let Some(path) = &args.mel_out {
+        write_mels(path, &mels)?;
+    }
     if let Some(plot) = &args.plot {
         write_plot(plot, &mels)?;
     }
@@ -428,9 +435,31 @@ fn render_conditioning(
         },
         args.synth.sample_rate,
     )?;
+    if let Some(path) = &args.mel_out {
+        write_mels(path, std::slice::from_ref(&mel))?;
+    }
     if let Some(plot) = &args.plot {
         write_plot(plot, &[mel])?;
     }
+    Ok(())
+}
+
+/// The mels of `parts`, joined in time, as a `[n_mels, frames]` f32 `.npy` (written atomically).
+fn write_mels(path: &Path, parts: &[MelOutput]) -> Result<()> {
+    let mels: Vec<&candle_core::Tensor> = parts.iter().map(|m| &m.mel).collect();
+    let mel = candle_core::Tensor::cat(&mels, 2)?.squeeze(0)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".mellow-mel")
+        .suffix(".npy")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    mel.write_npy(tmp.path())?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
