@@ -286,14 +286,16 @@ mod tests {
     use super::*;
 
     /// Median F0 of the voiced frames (YIN, 40–500 Hz: the voice speaks near 85 Hz).
-    fn median_f0(x: &[f32], rate: u32) -> f32 {
+    /// F0 every 10 ms by YIN (cumulative mean normalised difference), `None` where unvoiced.
+    fn f0_track(x: &[f32], rate: u32) -> Vec<Option<f32>> {
         let (w, hop) = ((0.04 * rate as f32) as usize, (0.01 * rate as f32) as usize);
         let (tmin, tmax) = ((rate / 500) as usize, (rate / 40) as usize);
-        let mut f0s = Vec::new();
+        let mut track = Vec::new();
         let mut i = 0;
         while i + w + tmax < x.len() {
             let frame = &x[i..i + w];
             let rms = (frame.iter().map(|s| s * s).sum::<f32>() / w as f32).sqrt();
+            let mut f0 = None;
             if rms > 0.02 {
                 let d: Vec<f32> = (0..tmax)
                     .map(|t| (0..w).map(|j| (x[i + j] - x[i + j + t]).powi(2)).sum())
@@ -312,19 +314,26 @@ mod tests {
                     while t + 1 < tmax && cmnd[t + 1] < cmnd[t] {
                         t += 1;
                     }
-                    f0s.push(rate as f32 / t as f32);
+                    f0 = Some(rate as f32 / t as f32);
                 }
             }
+            track.push(f0);
             i += hop;
         }
-        assert!(
-            f0s.len() > 10,
-            "too few voiced frames: {} of {} samples",
-            f0s.len(),
-            x.len()
-        );
-        f0s.sort_by(f32::total_cmp);
-        f0s[f0s.len() / 2]
+        track
+    }
+
+    /// The shift in semitones from `root` to `moved` (same length, same timing): the median over
+    /// frames voiced in both, so that a frame's octave error cannot move the result.
+    fn pitch_shift(root: &[f32], moved: &[f32], rate: u32) -> f32 {
+        let mut shifts: Vec<f32> = f0_track(root, rate)
+            .into_iter()
+            .zip(f0_track(moved, rate))
+            .filter_map(|(a, b)| Some(12.0 * (b? / a?).log2()))
+            .collect();
+        assert!(shifts.len() > 10, "too few voiced frames: {}", shifts.len());
+        shifts.sort_by(f32::total_cmp);
+        shifts[shifts.len() / 2]
     }
 
     #[test]
@@ -341,10 +350,9 @@ mod tests {
         };
         let line = "Hello from Mellow, this is a pitch test.";
         let root = speak(&mut synth, line, &settings, 0).unwrap();
-        let f0_root = median_f0(&root, 22_050);
         for semitones in [-4, 5, 12] {
             let moved = speak(&mut synth, line, &settings, semitones).unwrap();
-            let measured = 12.0 * (median_f0(&moved, 22_050) / f0_root).log2();
+            let measured = pitch_shift(&root, &moved, 22_050);
             let length = moved.len() as f32 / root.len() as f32;
             println!("{semitones:+} semitones: measured {measured:+.2}, length ×{length:.3}");
             assert!(

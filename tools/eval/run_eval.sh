@@ -5,6 +5,7 @@
 #   bash tools/eval/run_eval.sh [SENTENCES] [extra mellow render options...]
 #
 # EVAL_DIR points at the harness (default: ../shared/eval); run its setup.sh once first.
+# ASR picks the recognisers (default: whisper-base,whisper-tiny.en,pocketsphinx); REPEAT the rounds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 EVAL_DIR="${EVAL_DIR:-$ROOT/../shared/eval}"
@@ -16,6 +17,7 @@ MELLOW="$ROOT/target/release/mellow"
 [ -x "$MELLOW" ] || cargo build --release -p mellow-cli --manifest-path "$ROOT/Cargo.toml"
 NAME="mellow${*:+-$(echo "$*" | tr -c 'a-zA-Z0-9' '_')}"
 "$PY" "$EVAL_DIR/evaluate.py" --name "$NAME" --sentences "$S" --repeat "${REPEAT:-1}" \
+  --asr "${ASR:-whisper-base,whisper-tiny.en,pocketsphinx}" \
   --cmd "$MELLOW render $* -o {out}" \
   --batch-cmd "$MELLOW render $* --input {list} --out-dir {outdir}" \
   --model-files "$MELLOW"

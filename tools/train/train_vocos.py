@@ -1,17 +1,20 @@
-"""Train a small Vocos vocoder (ConvNeXt backbone + ISTFT head, arXiv 2306.00814) by distillation
-from the teacher corpus (tools/corpus/make_corpus.py), in two stages.
+"""Train a small Vocos vocoder (ConvNeXt backbone + ISTFT head, arXiv 2306.00814) on two CPU cores,
+by regression alone: no discriminator, which would train far too slowly here. Two stages:
 
-1. Regression (the default): the head's complex spectrum is matched to the teacher's at the head's
-   own frames (power-law compressed, phase included), the output waveform's log-magnitudes at three
-   STFT resolutions, and its log-mel. Cheap per step, it gets magnitudes right fast.
-2. `--gan --init STAGE1/last.pt`: adversarial fine-tuning from the regression weights with a slim
-   multi-period discriminator (HiFi-GAN's, a quarter of its widths, so that it trains on CPU
-   cores), hinge losses, feature matching and the mel loss. Regression alone leaves the phase
-   buzzy; the discriminator makes it plausible.
+1. From the teacher corpus (tools/corpus/make_corpus.py): mel → the teacher's audio. Losses: the
+   head's complex spectrum against the target's at the head's own frames (power-law compressed,
+   phase included), the output's log-magnitudes at three STFT resolutions, and its log-mel.
+2. `--init STAGE1/last.pt --predicted-mels P --vocoder-targets V`: from the acoustic model's own
+   mels (tools/train/predicted_mels.py) to what the teacher's GAN-trained HiFi-GAN decoder makes of
+   those same mels (tools/train/vocoder_targets.py). The target is then a function of the input, so
+   regression need not average over what the mel leaves open (the teacher's audio given the
+   acoustic model's mel): the student learns the teacher vocoder's phase and sharpness, on the mels
+   it will be given at run time.
 
-    python tools/train/train_vocos.py --corpus corpus --run runs/vocos --max-steps 4000 [--device cuda]
-    python tools/train/train_vocos.py --corpus corpus --run runs/vocos-gan --gan --init runs/vocos/last.pt \
-        --max-steps 6000
+    python tools/train/train_vocos.py --corpus corpus --run runs/vocos --max-steps 9593 --schedule-steps 16000 \
+        --threads 1
+    python tools/train/train_vocos.py --corpus corpus --run runs/vocos-distilled --init runs/vocos/last.pt \
+        --predicted-mels runs/predicted-mels --vocoder-targets runs/vocoder-targets --lr 4e-4 --max-steps 12000
 
 Each stage resumes from RUN/last.pt when it exists. Writes RUN/losses.csv, RUN/losses.png and, at
 every checkpoint, RUN/vocos.safetensors in the reference's names (`backbone.*`, `head.out.*`), with
@@ -128,8 +131,9 @@ def log_magnitudes(audio, n_fft, hop):
     return torch.log(torch.clamp(spec.abs(), min=1e-5)), spec.abs()
 
 
-def losses(model, logmel, mel, audio, stats):
-    spec = model.spectrum((mel - stats["mel_mean"]) / stats["mel_std"])
+def losses(model, logmel, given, audio, mel, stats):
+    """`given`: the input mel; `audio` and its log-mel `mel`: the target."""
+    spec = model.spectrum((given - stats["mel_mean"]) / stats["mel_std"])
     out = model.istft(spec)
     target_spec = frame_spectrum(audio, model.window)
     # Distance of power-law compressed spectra (|S|^0.3, phase kept) on the head's own frames, so
@@ -142,71 +146,6 @@ def losses(model, logmel, mel, audio, stats):
         stft_loss = stft_loss + F.l1_loss(lp, lt) + torch.norm(mt - mp) / torch.norm(mt).clamp(min=1e-5)
     mel_loss = F.l1_loss(logmel(out), mel)
     return complex_loss, stft_loss / len(RESOLUTIONS), mel_loss
-
-
-class SlimPeriodDiscriminator(torch.nn.Module):
-    """HiFi-GAN's period discriminator (`vocos.discriminators.DiscriminatorP`) at a quarter of its
-    widths: the full one (41 M parameters over five periods) is too slow on CPU cores."""
-
-    def __init__(self, period, widths=(8, 32, 128, 256, 256)):
-        super().__init__()
-        from torch.nn.utils.parametrizations import weight_norm
-
-        self.period = period
-        chans = (1,) + widths
-        self.convs = torch.nn.ModuleList([
-            weight_norm(torch.nn.Conv2d(chans[i], chans[i + 1], (5, 1), (3 if i < 4 else 1, 1), padding=(2, 0)))
-            for i in range(len(widths))])
-        self.conv_post = weight_norm(torch.nn.Conv2d(widths[-1], 1, (3, 1), 1, padding=(1, 0)))
-
-    def forward(self, x, cond_embedding_id=None):
-        x = x.unsqueeze(1)
-        b, c, t = x.shape
-        if t % self.period:
-            x = F.pad(x, (0, self.period - t % self.period), "reflect")
-        x = x.view(b, c, -1, self.period)
-        fmap = []
-        for i, conv in enumerate(self.convs):
-            x = F.leaky_relu(conv(x), 0.1)
-            if i > 0:
-                fmap.append(x)
-        x = self.conv_post(x)
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
-
-
-class Discriminators(torch.nn.Module):
-    """Vocos's multi-period discriminator with slim period discriminators. (Its multi-resolution
-    discriminator costs four times the rest of a step on a CPU core and is left out.)"""
-
-    def __init__(self):
-        super().__init__()
-        from vocos.discriminators import MultiPeriodDiscriminator
-
-        self.mpd = MultiPeriodDiscriminator()
-        self.mpd.discriminators = torch.nn.ModuleList([SlimPeriodDiscriminator(p) for p in (2, 3, 5, 7, 11)])
-
-
-def gan_step(model, disc, opt_d, logmel, mel, audio, stats):
-    """One discriminator update and the generator's losses (hinge, feature matching, mel)."""
-    from vocos.loss import DiscriminatorLoss, FeatureMatchingLoss, GeneratorLoss
-
-    out = model.istft(model.spectrum((mel - stats["mel_mean"]) / stats["mel_std"]))
-    d_loss = 0.0
-    for d in (disc.mpd,):
-        real, fake, _, _ = d(audio, out.detach())
-        d_loss = d_loss + DiscriminatorLoss()(real, fake)[0]
-    opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
-    torch.nn.utils.clip_grad_norm_(disc.parameters(), 1000.0)
-    opt_d.step()
-    adv, fm = 0.0, 0.0
-    for d in (disc.mpd,):
-        _, fake, fmap_real, fmap_fake = d(audio, out)
-        adv = adv + GeneratorLoss()(fake)[0]
-        fm = fm + FeatureMatchingLoss()(fmap_real, fmap_fake)
-    mel_loss = F.l1_loss(logmel(out), mel)
-    return adv.squeeze(), fm.squeeze(), mel_loss, d_loss.squeeze()
 
 
 def prepare(corpus, cache, logmel):
@@ -230,30 +169,35 @@ def prepare(corpus, cache, logmel):
     return data
 
 
-def load_predicted(items, folder):
-    """The acoustic model's mels (tools/train/predicted_mels.py) beside the teacher's, where they
-    line up frame for frame."""
-    found = 0
-    for it in items:
-        path = os.path.join(folder, it["id"] + ".npy")
-        if os.path.exists(path):
-            mel = torch.from_numpy(np.load(path)).float()
-            if mel.shape == it["mel"].shape:
-                it["predicted"] = mel
-                found += 1
-    return found
+def load_vocoder_targets(items, mels, targets, logmel):
+    """Inputs from the acoustic model (tools/train/predicted_mels.py) and, as targets, a teacher
+    vocoder's audio for exactly those mels (tools/train/vocoder_targets.py): the items that have
+    both, with `given` the input and `audio`/`mel` the target."""
+    kept = []
+    with torch.no_grad():
+        for it in items:
+            mel_path = os.path.join(mels, it["id"] + ".npy")
+            wav_path = os.path.join(targets, it["id"] + ".wav")
+            if not (os.path.exists(mel_path) and os.path.exists(wav_path)):
+                continue
+            given = torch.from_numpy(np.load(mel_path)).float()
+            audio = torch.from_numpy(read_wav(wav_path))
+            if given.shape != it["mel"].shape or len(audio) != given.shape[1] * HOP:
+                continue
+            kept.append({"id": it["id"], "given": given, "audio": audio, "mel": logmel(audio.unsqueeze(0))[0]})
+    return kept
 
 
-def batch(items, size, rng, device, predicted_share=0.0):
-    mels, audios = [], []
+def batch(items, size, rng, device):
+    """Segments: input mels, target audio, target log-mels."""
+    given, audios, mels = [], [], []
     for _ in range(size):
         it = items[rng.randrange(len(items))]
         start = rng.randrange(it["mel"].shape[1] - SEGMENT_FRAMES)
-        # The input mel: the acoustic model's (what the vocoder gets at run time) or the teacher's.
-        source = it["predicted"] if "predicted" in it and rng.random() < predicted_share else it["mel"]
-        mels.append(source[:, start:start + SEGMENT_FRAMES])
+        given.append(it.get("given", it["mel"])[:, start:start + SEGMENT_FRAMES])
+        mels.append(it["mel"][:, start:start + SEGMENT_FRAMES])
         audios.append(it["audio"][start * HOP:(start + SEGMENT_FRAMES) * HOP])
-    return torch.stack(mels).to(device), torch.stack(audios).to(device)
+    return torch.stack(given).to(device), torch.stack(audios).to(device), torch.stack(mels).to(device)
 
 
 def export(model, run, stats, hp):
@@ -280,10 +224,8 @@ def plot(run):
         return
     step = [int(r["step"]) for r in rows]
     fig, ax = plt.subplots(figsize=(8, 4))
-    for key in ("complex", "stft", "mel", "held_out_mel", "adv", "feat_match", "disc"):
-        vals = np.array([float(r.get(key) or "nan") for r in rows])
-        if np.isnan(vals).all():
-            continue
+    for key in ("complex", "stft", "mel", "held_out_mel"):
+        vals = np.array([float(r[key]) for r in rows])
         k = 1 if key == "held_out_mel" else max(1, len(vals) // 50)
         smooth = np.convolve(vals, np.ones(k) / k, mode="valid")
         ax.plot(step[k - 1:], smooth, label=key)
@@ -311,12 +253,11 @@ def main():
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--schedule-steps", type=int, default=None,
                     help="steps of the learning-rate schedule (default: --max-steps)")
-    ap.add_argument("--gan", action="store_true", help="adversarial fine-tuning (stage 2)")
     ap.add_argument("--init", default=None, help="start from this checkpoint's weights (stage 1's last.pt)")
     ap.add_argument("--predicted-mels", default=None,
-                    help="a folder of the acoustic model's mels (tools/train/predicted_mels.py)")
-    ap.add_argument("--predicted-share", type=float, default=0.75,
-                    help="share of training inputs taken from --predicted-mels")
+                    help="inputs: the acoustic model's mels (tools/train/predicted_mels.py)")
+    ap.add_argument("--vocoder-targets", default=None,
+                    help="targets: a teacher vocoder's audio for those mels (tools/train/vocoder_targets.py)")
     ap.add_argument("--checkpoint-minutes", type=float, default=5)
     args = ap.parse_args()
 
@@ -326,25 +267,24 @@ def main():
     data = prepare(args.corpus, os.path.join(args.run, "features.pt"), logmel.cpu())
     logmel = logmel.to(args.device)
     items, stats = data["items"], data["stats"]
-    if args.predicted_mels:
-        print(f"{load_predicted(items, args.predicted_mels)} predicted mels from {args.predicted_mels}")
+    if args.predicted_mels or args.vocoder_targets:
+        if not (args.predicted_mels and args.vocoder_targets):
+            raise SystemExit("--predicted-mels and --vocoder-targets go together")
+        items = load_vocoder_targets(items, args.predicted_mels, args.vocoder_targets, logmel.cpu())
+        logmel = logmel.to(args.device)
+        print(f"{len(items)} acoustic-model mels with their teacher-vocoder audio")
     held_out, train = items[:16], items[16:]
     hp = {"dim": args.dim, "intermediate_dim": args.intermediate, "num_layers": args.layers,
           "n_fft": N_FFT, "hop_length": HOP, "padding": "same", "sample_rate": RATE}
     torch.manual_seed(SEED)
     model = Vocos(args.dim, args.intermediate, args.layers).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.8, 0.99))
-    disc = Discriminators().to(args.device) if args.gan else None
-    opt_d = torch.optim.AdamW(disc.parameters(), lr=args.lr, betas=(0.8, 0.99)) if disc else None
     step = 0
     last = os.path.join(args.run, "last.pt")
     if os.path.exists(last):
         state = torch.load(last, map_location=args.device, weights_only=False)  # our own checkpoint
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        if disc is not None:
-            disc.load_state_dict(state["disc"])
-            opt_d.load_state_dict(state["opt_d"])
         step = state["step"]
         print(f"resumed at step {step}")
     elif args.init:
@@ -358,16 +298,15 @@ def main():
     log = open(log_path, "a", newline="")
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "complex", "stft", "mel", "held_out_mel", "seconds", "adv", "feat_match", "disc"])
+        writer.writerow(["step", "complex", "stft", "mel", "held_out_mel", "seconds"])
 
     def held_out_mel():
         model.eval()
         with torch.no_grad():
             vals = []
             for it in held_out:
-                # The teacher's mel is the target; the input is what the vocoder will be given.
                 mel = it["mel"].unsqueeze(0).to(args.device)
-                given = it.get("predicted", it["mel"]).unsqueeze(0).to(args.device)
+                given = it.get("given", it["mel"]).unsqueeze(0).to(args.device)
                 out = model.istft(model.spectrum((given - stats["mel_mean"]) / stats["mel_std"]))
                 vals.append(F.l1_loss(logmel(out), mel).item())
         model.train()
@@ -375,10 +314,7 @@ def main():
 
     def checkpoint():
         tmp = last + ".tmp"
-        state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step}
-        if disc is not None:
-            state.update(disc=disc.state_dict(), opt_d=opt_d.state_dict())
-        torch.save(state, tmp)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, tmp)
         os.replace(tmp, last)
         export(model, args.run, stats, hp)
         log.flush()
@@ -391,35 +327,26 @@ def main():
     while step < args.max_steps and (time.time() - start) / 60 < args.max_minutes:
         # The batch depends only on the step, so a resumed run sees what an unbroken one would.
         rng = random.Random(SEED * 1_000_003 + step)
-        mel, audio = batch(train, args.batch_size, rng, args.device, args.predicted_share)
+        given, audio, mel = batch(train, args.batch_size, rng, args.device)
         t0 = time.time()
-        if disc is None:
-            complex_loss, stft_loss, mel_loss = losses(model, logmel, mel, audio, stats)
-            loss = complex_loss + stft_loss + 15.0 * mel_loss
-            adv = fm = d_loss = torch.tensor(float("nan"))
-        else:
-            adv, fm, mel_loss, d_loss = gan_step(model, disc, opt_d, logmel, mel, audio, stats)
-            loss = adv + 2.0 * fm + 45.0 * mel_loss
-            complex_loss = stft_loss = torch.tensor(float("nan"))
+        complex_loss, stft_loss, mel_loss = losses(model, logmel, given, audio, mel, stats)
+        loss = complex_loss + stft_loss + 15.0 * mel_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0 if disc is None else 1000.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
         # Cosine decay over the schedule's steps (or 20 000 when the run is bounded by time).
         total = args.schedule_steps or (args.max_steps if args.max_steps < 10**9 else 20_000)
-        for optimizer in (opt, opt_d) if opt_d else (opt,):
-            for g in optimizer.param_groups:
-                g["lr"] = float(args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(step / total, 1.0)))))
+        for g in opt.param_groups:
+            g["lr"] = float(args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(step / total, 1.0)))))
         if step % 250 == 0:
             held = held_out_mel()
         writer.writerow([step, f"{complex_loss.item():.5f}", f"{stft_loss.item():.5f}", f"{mel_loss.item():.5f}",
-                         f"{held:.5f}", f"{time.time() - t0:.3f}", f"{adv.item():.5f}", f"{fm.item():.5f}",
-                         f"{d_loss.item():.5f}"])
+                         f"{held:.5f}", f"{time.time() - t0:.3f}"])
         if step % 50 == 0:
             print(f"step {step} complex {complex_loss.item():.4f} stft {stft_loss.item():.4f} "
-                  f"mel {mel_loss.item():.4f} held-out mel {held:.4f} adv {adv.item():.3f} fm {fm.item():.3f} "
-                  f"disc {d_loss.item():.3f} ({time.time() - t0:.2f} s/step)", flush=True)
+                  f"mel {mel_loss.item():.4f} held-out mel {held:.4f} ({time.time() - t0:.2f} s/step)", flush=True)
         if time.time() - last_ckpt > args.checkpoint_minutes * 60:
             checkpoint()
             last_ckpt = time.time()
