@@ -229,11 +229,8 @@ fn whole_render(_c: &mut Criterion) {
 criterion_group!(benches, stages, whole_render);
 
 fn main() {
-    // As the `mellow` binary does: no spinning element-wise pool beside the engine's own threads.
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // SAFETY: no other thread exists yet.
-        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
-    }
+    // As the `mellow` binary does. SAFETY: no other thread exists yet.
+    unsafe { mellow_engine::keep_candle_on_calling_threads() };
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

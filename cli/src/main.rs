@@ -57,14 +57,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    // candle spreads element-wise operations over a pool of its own whose workers spin while
-    // they wait; beside the engine's own threads (batch workers, the streaming worker, the audio
-    // callback) that spinning only takes cores away. One thread for those operations, unless
-    // the user chose otherwise.
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
-        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
-    }
+    // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+    unsafe { mellow_engine::keep_candle_on_calling_threads() };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render::run(args),

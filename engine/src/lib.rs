@@ -16,3 +16,16 @@ pub use error::{Error, Result};
 pub use model::Sampler;
 pub use synth::{Audio, MelOutput, ResolvedOptions, SynthesisOptions, Synthesizer};
 pub use voice::{Voice, VoiceConfig};
+
+/// Runs candle's element-wise operations on the calling thread (`CANDLE_NUM_THREADS=1`) unless
+/// the user has chosen otherwise. candle spreads them over a pool of its own whose workers spin
+/// while they wait; beside the engine's own threads (batch workers, the streaming worker, an
+/// audio callback) that spinning only takes cores away.
+///
+/// # Safety
+/// Sets an environment variable: call it first thing in `main`, before any other thread exists.
+pub unsafe fn keep_candle_on_calling_threads() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
