@@ -100,27 +100,7 @@ fn vocoder_weights(cfg: &VocoderConfig) -> Box<dyn Vocoder> {
     let map = VarMap::new();
     let vb = random_builder(&map);
     match cfg {
-        VocoderConfig::Vocos {
-            input_channels,
-            dim,
-            intermediate_dim,
-            num_layers,
-            n_fft,
-            hop_length,
-            padding,
-        } => Box::new(
-            Vocos::new(
-                *input_channels,
-                *dim,
-                *intermediate_dim,
-                *num_layers,
-                *n_fft,
-                *hop_length,
-                padding,
-                vb,
-            )
-            .unwrap(),
-        ),
+        VocoderConfig::Vocos { .. } => Box::new(Vocos::from_config(cfg, vb).unwrap().unwrap()),
         _ => {
             // Build once to create the variables, then refill them with small random values.
             let _ = HifiGan::new(cfg, vb.clone());

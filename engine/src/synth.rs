@@ -115,26 +115,10 @@ pub fn load_vocoder(voice: &Voice) -> Result<(Box<dyn Vocoder>, MelConfig)> {
         ))
     };
     let vocoder: Box<dyn Vocoder> = match &cfg {
-        VocoderConfig::Vocos {
-            input_channels,
-            dim,
-            intermediate_dim,
-            num_layers,
-            n_fft,
-            hop_length,
-            padding,
-        } => Box::new(
-            Vocos::new(
-                *input_channels,
-                *dim,
-                *intermediate_dim,
-                *num_layers,
-                *n_fft,
-                *hop_length,
-                padding,
-                vb,
-            )
-            .map_err(wrap)?,
+        VocoderConfig::Vocos { .. } => Box::new(
+            Vocos::from_config(&cfg, vb)
+                .expect("a Vocos config")
+                .map_err(wrap)?,
         ),
         VocoderConfig::Hifigan { .. } => Box::new(HifiGan::new(&cfg, vb).map_err(wrap)?),
         VocoderConfig::Phase { iterations } => Box::new(PhaseVocoder::new(&mel, *iterations)),

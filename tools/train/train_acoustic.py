@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from loss_plot import plot
+
 
 def _no_alignment_search(*_args, **_kwargs):
     raise RuntimeError("alignment search is not used: training takes the teacher's durations")
@@ -141,31 +143,6 @@ def export(model, run, hp, stats):
         json.dump({**hp, "data_statistics": stats}, f, indent=1)
 
 
-def plot(run):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(csv.DictReader(open(os.path.join(run, "losses.csv"))))
-    if not rows:
-        return
-    step = [int(r["step"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for key in ("dur_loss", "prior_loss", "diff_loss"):
-        vals = np.array([float(r[key]) for r in rows])
-        k = max(1, len(vals) // 50)
-        smooth = np.convolve(vals, np.ones(k) / k, mode="valid")
-        ax.plot(step[k - 1:], smooth, label=key)
-    ax.set_xlabel("step")
-    ax.set_yscale("log")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(os.path.join(run, "losses.png"), dpi=90)
-    plt.close(fig)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
@@ -213,7 +190,7 @@ def main():
         os.replace(tmp, last)
         export(model, args.run, hp, stats)
         log.flush()
-        plot(args.run)
+        plot(args.run, ("dur_loss", "prior_loss", "diff_loss"))
         print(f"checkpoint at step {step}", flush=True)
 
     start = time.time()

@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from loss_plot import plot
+
 SEED = 4242
 RATE, N_FFT, HOP, N_MELS, F_MAX = 22050, 1024, 256, 80, 8000
 SEGMENT_FRAMES = 48
@@ -213,31 +215,6 @@ def export(model, run, stats, hp):
         json.dump({**hp, "data_statistics": stats}, f, indent=1)
 
 
-def plot(run):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(csv.DictReader(open(os.path.join(run, "losses.csv"))))
-    if not rows:
-        return
-    step = [int(r["step"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for key in ("complex", "stft", "mel", "held_out_mel"):
-        vals = np.array([float(r[key]) for r in rows])
-        k = 1 if key == "held_out_mel" else max(1, len(vals) // 50)
-        smooth = np.convolve(vals, np.ones(k) / k, mode="valid")
-        ax.plot(step[k - 1:], smooth, label=key)
-    ax.set_xlabel("step")
-    ax.set_yscale("log")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(os.path.join(run, "losses.png"), dpi=90)
-    plt.close(fig)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
@@ -318,7 +295,7 @@ def main():
         os.replace(tmp, last)
         export(model, args.run, stats, hp)
         log.flush()
-        plot(args.run)
+        plot(args.run, ("complex", "stft", "mel", "held_out_mel"), raw=("held_out_mel",))
         print(f"checkpoint at step {step}", flush=True)
 
     start = last_ckpt = time.time()

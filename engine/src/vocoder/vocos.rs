@@ -249,6 +249,35 @@ impl Vocos {
         })
     }
 
+    /// The Vocos a [`VocoderConfig::Vocos`] describes; `None` for other vocoders.
+    pub fn from_config(
+        cfg: &super::VocoderConfig,
+        vb: VarBuilder,
+    ) -> Option<candle_core::Result<Self>> {
+        let super::VocoderConfig::Vocos {
+            input_channels,
+            dim,
+            intermediate_dim,
+            num_layers,
+            n_fft,
+            hop_length,
+            padding,
+        } = cfg
+        else {
+            return None;
+        };
+        Some(Self::new(
+            *input_channels,
+            *dim,
+            *intermediate_dim,
+            *num_layers,
+            *n_fft,
+            *hop_length,
+            padding,
+            vb,
+        ))
+    }
+
     /// Frames whose ISTFT windows overlap the samples of frames `keep` (with "same" padding,
     /// frame `t` spans samples `t·hop − (n_fft − hop)/2 ..` for `n_fft` samples).
     fn overlapping(&self, keep: &Range<usize>, frames: usize) -> Range<usize> {
