@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mellow_engine::audio::wav::write_wav_atomic;
+use mellow_engine::audio::wav::{write_atomic_at, write_wav_atomic};
 use mellow_engine::synth::{load_vocoder, phase_vocoder, Audio, ResolvedOptions};
 use mellow_engine::text::Sentence;
 use mellow_engine::voice::embedded::default_voice;
@@ -448,18 +448,10 @@ fn render_conditioning(
 fn write_mels(path: &Path, parts: &[MelOutput]) -> Result<()> {
     let mels: Vec<&candle_core::Tensor> = parts.iter().map(|m| &m.mel).collect();
     let mel = candle_core::Tensor::cat(&mels, 2)?.squeeze(0)?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".mellow-mel")
-        .suffix(".npy")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    mel.write_npy(tmp.path())?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    write_atomic_at(path, |tmp| {
+        mel.write_npy(tmp)
+            .map_err(|e| mellow_engine::Error::output(e.to_string()))
+    })?;
     Ok(())
 }
 

@@ -81,15 +81,7 @@ fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".mellow-")
-        .suffix(".wav.tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::output(format!("cannot write to {}: {e}", dir.display())))?;
+    let tmp = temp_beside(path)?;
     {
         let mut writer = std::io::BufWriter::new(tmp.as_file());
         write(&mut writer)
@@ -98,6 +90,32 @@ fn write_atomic_with(
             .flush()
             .map_err(|e| Error::output(format!("cannot write {}: {e}", path.display())))?;
     }
+    commit(tmp, path)
+}
+
+/// Like [`write_atomic`] for writers that only take a path (`Tensor::write_npy`): `fill` writes
+/// the temp file at the path it is given, which then replaces `path`.
+pub fn write_atomic_at(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = temp_beside(path)?;
+    fill(tmp.path()).map_err(|e| Error::output(format!("cannot write {}: {e}", path.display())))?;
+    commit(tmp, path)
+}
+
+/// A temp file in `path`'s folder, so that the final rename stays on one file system.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".mellow-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::output(format!("cannot write to {}: {e}", dir.display())))
+}
+
+/// Makes the finished temp file durable and renames it to `path`.
+fn commit(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     // Temp files are created private; the result should have ordinary file permissions.
     #[cfg(unix)]
     {
