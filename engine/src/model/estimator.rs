@@ -74,8 +74,9 @@ impl ResnetBlock1D {
 enum Activation {
     SnakeBeta {
         proj: Linear,
-        alpha: Tensor,
-        inv_beta: Tensor,
+        /// Per channel, read once at load: the activation runs in every block at every step.
+        alpha: Vec<f32>,
+        inv_beta: Vec<f32>,
     },
     Gelu {
         proj: Linear,
@@ -95,8 +96,8 @@ impl Activation {
                 let inv_beta = (vb.get(inner, "beta")?.exp()? + 1e-9)?.recip()?;
                 Self::SnakeBeta {
                     proj: Linear::new(dim, inner, true, vb.pp("proj"))?,
-                    alpha,
-                    inv_beta,
+                    alpha: alpha.to_dtype(candle_core::DType::F32)?.to_vec1()?,
+                    inv_beta: inv_beta.to_dtype(candle_core::DType::F32)?.to_vec1()?,
                 }
             }
             "geglu" => Self::Geglu {

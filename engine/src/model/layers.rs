@@ -382,25 +382,27 @@ pub fn mish(x: &Tensor) -> Result<Tensor> {
 
 /// SnakeBeta over the last dimension: `x + inv_beta · sin²(alpha · x)`, with `alpha` and
 /// `inv_beta` per channel; one vectorised pass for f32 on the CPU.
-pub fn snake_beta(x: &Tensor, alpha: &Tensor, inv_beta: &Tensor) -> Result<Tensor> {
+pub fn snake_beta(x: &Tensor, alpha: &[f32], inv_beta: &[f32]) -> Result<Tensor> {
     if x.dtype() == DType::F32 && x.device().is_cpu() {
-        let op = ElementWise::SnakeBeta {
-            alpha: alpha.to_dtype(DType::F32)?.to_vec1()?,
-            inv_beta: inv_beta.to_dtype(DType::F32)?.to_vec1()?,
-        };
-        return x.contiguous()?.apply_op1_no_bwd(&op);
+        return x
+            .contiguous()?
+            .apply_op1_no_bwd(&ElementWise::SnakeBeta { alpha, inv_beta });
     }
-    let s = x.broadcast_mul(alpha)?.sin()?.sqr()?;
-    x + s.broadcast_mul(inv_beta)?
+    let per_channel = |v: &[f32]| Tensor::from_slice(v, v.len(), x.device())?.to_dtype(x.dtype());
+    let s = x.broadcast_mul(&per_channel(alpha)?)?.sin()?.sqr()?;
+    x + s.broadcast_mul(&per_channel(inv_beta)?)?
 }
 
 /// Activations computed in place on a contiguous f32 copy (see `fast_math`).
-enum ElementWise {
+enum ElementWise<'a> {
     Mish,
-    SnakeBeta { alpha: Vec<f32>, inv_beta: Vec<f32> },
+    SnakeBeta {
+        alpha: &'a [f32],
+        inv_beta: &'a [f32],
+    },
 }
 
-impl candle_core::CustomOp1 for ElementWise {
+impl candle_core::CustomOp1 for ElementWise<'_> {
     fn name(&self) -> &'static str {
         match self {
             Self::Mish => "mish",
