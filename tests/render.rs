@@ -125,17 +125,23 @@ fn piper_json_lines_name_their_outputs() {
     assert!(a.exists() && b.exists());
 }
 
-#[test]
-fn phonemes_conditioning_and_rate_control_the_length() {
-    let dir = tempfile::tempdir().unwrap();
-    let voice = test_voice();
-    // Per-symbol durations: the output is exactly their sum in frames.
-    let cond = dir.path().join("c.json");
+/// "hello" with per-symbol durations summing to 31 frames, as `DIR/c.json`.
+fn hello_conditioning(dir: &std::path::Path) -> std::path::PathBuf {
+    let cond = dir.join("c.json");
     std::fs::write(
         &cond,
         r#"{"phonemes": ["h", "ə", "l", "ˈ", "o", "ʊ"], "durations": [4, 6, 5, 0, 9, 7]}"#,
     )
     .unwrap();
+    cond
+}
+
+#[test]
+fn phonemes_conditioning_and_rate_control_the_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = test_voice();
+    // Per-symbol durations: the output is exactly their sum in frames.
+    let cond = hello_conditioning(dir.path());
     let out = dir.path().join("c.wav");
     assert_ok(&run(
         &[
@@ -534,12 +540,7 @@ fn pitch_shifts_keep_the_length() {
 fn the_acoustic_models_mel_is_written_and_vocodes_to_the_same_audio() {
     let dir = tempfile::tempdir().unwrap();
     let voice = test_voice();
-    let cond = dir.path().join("c.json");
-    std::fs::write(
-        &cond,
-        r#"{"phonemes": ["h", "ə", "l", "ˈ", "o", "ʊ"], "durations": [4, 6, 5, 0, 9, 7]}"#,
-    )
-    .unwrap();
+    let cond = hello_conditioning(dir.path());
     let (out, mel) = (dir.path().join("c.wav"), dir.path().join("c.npy"));
     assert_ok(&run(
         &[
