@@ -7,10 +7,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Result};
+
+use crate::inputs::BoundedLines;
 use mellow_engine::stream::{Event, EventReceiver, Pipeline, StreamState};
 
 /// Where the text comes from.
 pub enum TextSource {
+    /// One text, at most [`crate::inputs::MAX_TEXT_BYTES`].
     Whole(String),
     Lines(Box<dyn BufRead + Send>),
 }
@@ -36,9 +39,8 @@ impl Feeder {
                         last.store(pipeline.speak(text)?, Ordering::Release);
                     }
                     TextSource::Lines(reader) => {
-                        for line in reader.lines() {
-                            let line =
-                                line.map_err(|e| anyhow!("cannot read standard input: {e}"))?;
+                        for line in BoundedLines::new(reader, "standard input") {
+                            let line = line?;
                             if line.trim().is_empty() {
                                 continue;
                             }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mellow_engine::audio::wav::{write_atomic_at, write_wav_atomic};
+use mellow_engine::audio::resample::StreamResampler;
+use mellow_engine::audio::wav::{write_atomic_at, write_wav_atomic, WavFileWriter};
 use mellow_engine::synth::{load_vocoder, phase_vocoder, Audio, ResolvedOptions};
 use mellow_engine::text::Sentence;
 use mellow_engine::voice::embedded::default_voice;
@@ -15,7 +16,7 @@ use mellow_engine::{MelOutput, Sampler, SynthesisOptions, Synthesizer, Voice};
 use crate::batch;
 use crate::inputs::{
     check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
-    PhonemeList,
+    PhonemeList, MAX_BATCH_BYTES, MAX_TEXT_BYTES,
 };
 use crate::plot::write_plot;
 use crate::stream_out;
@@ -208,21 +209,53 @@ fn sentences_for(synth: &Synthesizer, text: &str, phonemes: bool) -> Result<Vec<
     }
 }
 
-fn render_sentences(
+/// Speaks `sentences` into a WAV at `path`, written as each sentence is made (memory stays flat
+/// however long the text), at `out_rate` when given; the mels come back when `keep_mels`.
+fn render_to_wav(
     synth: &mut Synthesizer,
     sentences: &[Sentence],
     opts: &ResolvedOptions,
-) -> Result<(Audio, Vec<MelOutput>)> {
+    path: &Path,
+    out_rate: Option<u32>,
+    keep_mels: bool,
+) -> Result<Vec<MelOutput>> {
+    let rate = out_rate.unwrap_or(synth.sample_rate());
+    if !(8_000..=384_000).contains(&rate) {
+        bail!("sample rate {rate} Hz is outside 8000..384000 Hz");
+    }
+    let mut resampler =
+        StreamResampler::new(synth.sample_rate(), rate).map_err(anyhow::Error::msg)?;
+    let mut wav = WavFileWriter::create(path, rate)?;
+    let mut converted = Vec::new();
     let bar = progress_bar(sentences.len());
-    let result = synth.speak_sentences(sentences, opts, |done, _| {
-        if let Some(b) = &bar {
-            b.set_position(done as u64);
-        }
-    });
+    let mels = synth.speak_sentences_into(
+        sentences,
+        opts,
+        keep_mels,
+        &mut |samples| {
+            converted.clear();
+            resampler
+                .push(samples, &mut converted)
+                .map_err(mellow_engine::Error::input)?;
+            wav.write(&converted)
+        },
+        |done, _| {
+            if let Some(b) = &bar {
+                b.set_position(done as u64);
+            }
+        },
+    );
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(result?)
+    let mels = mels?;
+    converted.clear();
+    resampler
+        .finish(&mut converted)
+        .map_err(anyhow::Error::msg)?;
+    wav.write(&converted)?;
+    wav.finish()?;
+    Ok(mels)
 }
 
 pub fn run(args: RenderArgs) -> Result<()> {
@@ -247,10 +280,16 @@ pub fn run(args: RenderArgs) -> Result<()> {
     if let Some(path) = &args.conditioning {
         return render_conditioning(&args, &mut synth, &opts, path);
     }
+    // Line-by-line renders take a long input; one file takes one utterance's worth.
+    let limit = if args.out_dir.is_some() || args.json_input {
+        MAX_BATCH_BYTES
+    } else {
+        MAX_TEXT_BYTES
+    };
     let text = match (&args.text, &args.input) {
         (Some(t), _) => t.clone(),
-        (None, Some(path)) => read_file_text(path)?,
-        (None, None) => read_stdin()?,
+        (None, Some(path)) => read_file_text(path, limit)?,
+        (None, None) => read_stdin(limit)?,
     };
     if args.json_input {
         return render_json_lines(&args, &mut synth, &opts, &text);
@@ -261,8 +300,15 @@ pub fn run(args: RenderArgs) -> Result<()> {
     check_length(&text)?;
     let output = args.output.as_ref().expect("checked above");
     let sentences = sentences_for(&synth, &text, args.phonemes)?;
-    let (audio, mels) = render_sentences(&mut synth, &sentences, &opts)?;
-    write(output, audio, args.synth.sample_rate)?;
+    let keep_mels = args.mel_out.is_some() || args.plot.is_some();
+    let mels = render_to_wav(
+        &mut synth,
+        &sentences,
+        &opts,
+        output,
+        args.synth.sample_rate,
+        keep_mels,
+    )?;
     if let Some(path) = &args.mel_out {
         write_mels(path, &mels)?;
     }
@@ -293,6 +339,7 @@ fn render_lines(
         _ => build_synthesizer(&args.synth, true),
     };
     let speak = |synth: &mut Synthesizer, i: usize| {
+        check_length(lines[i]).with_context(|| format!("line {}", i + 1))?;
         let sentences = sentences_for(synth, lines[i], args.phonemes)
             .with_context(|| format!("line {}", i + 1))?;
         let (audio, _) = synth
@@ -350,13 +397,19 @@ fn render_json_lines(
         if let Some(s) = line.speaker_id {
             line_opts.speaker = s;
         }
+        check_length(&line.text).with_context(|| format!("JSON input line {}", i + 1))?;
         let sentences = synth
             .sentences(&line.text)
             .with_context(|| format!("JSON input line {}", i + 1))?;
-        let (audio, _) = synth
-            .speak_sentences(&sentences, &line_opts, |_, _| {})
-            .with_context(|| format!("JSON input line {}", i + 1))?;
-        write(&path, audio, args.synth.sample_rate)?;
+        render_to_wav(
+            synth,
+            &sentences,
+            &line_opts,
+            &path,
+            args.synth.sample_rate,
+            false,
+        )
+        .with_context(|| format!("JSON input line {}", i + 1))?;
     }
     Ok(())
 }
@@ -505,7 +558,7 @@ pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
     };
     let text = match args.text {
         Some(t) => t,
-        None => read_stdin()?,
+        None => read_stdin(MAX_BATCH_BYTES)?,
     };
     for (n, line) in text
         .lines()

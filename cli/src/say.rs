@@ -12,7 +12,7 @@ use clap::Args;
 use cpal::traits::StreamTrait;
 use mellow_engine::stream::{Event, Pipeline, PipelineConfig};
 
-use crate::inputs::read_file_text;
+use crate::inputs::{read_file_text, MAX_TEXT_BYTES};
 use crate::live::{Feeder, TextSource};
 use crate::playback::{
     choose_config, device_name, host, open_output, output_device, start, DeviceFault,
@@ -63,7 +63,7 @@ pub fn run(args: SayArgs) -> Result<()> {
     }
     let source = match (&args.text, &args.input) {
         (Some(t), _) => TextSource::Whole(t.clone()),
-        (None, Some(path)) => TextSource::Whole(read_file_text(path)?),
+        (None, Some(path)) => TextSource::Whole(read_file_text(path, MAX_TEXT_BYTES)?),
         (None, None) => {
             if std::io::stdin().is_terminal() {
                 eprintln!("Type text to speak, a line at a time; Ctrl-D ends, Ctrl-C stops.");

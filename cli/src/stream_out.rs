@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use mellow_engine::stream::{Pipeline, PipelineConfig};
 
-use crate::inputs::read_file_text;
+use crate::inputs::{read_file_text, MAX_TEXT_BYTES};
 use crate::live::{report_failures, Feeder, TextSource};
 use crate::render::{build_synthesizer, synthesis_options, RenderArgs};
 
@@ -23,7 +23,9 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     }
     let source = match (&args.text, &args.input) {
         (Some(t), _) => TextSource::Whole(t.clone()),
-        (None, Some(path)) if path.as_os_str() != "-" => TextSource::Whole(read_file_text(path)?),
+        (None, Some(path)) if path.as_os_str() != "-" => {
+            TextSource::Whole(read_file_text(path, MAX_TEXT_BYTES)?)
+        }
         _ => TextSource::Lines(Box::new(std::io::BufReader::new(std::io::stdin()))),
     };
     let synth = build_synthesizer(&args.synth, true)?;
@@ -81,19 +83,5 @@ pub fn run(args: &RenderArgs) -> Result<()> {
 /// A WAV header for a stream of unknown length: the sizes say "as long as it goes" (0xFFFFFFFF),
 /// as streaming tools write them.
 fn streaming_wav_header(rate: u32) -> [u8; 44] {
-    let mut h = [0u8; 44];
-    h[0..4].copy_from_slice(b"RIFF");
-    h[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-    h[8..12].copy_from_slice(b"WAVE");
-    h[12..16].copy_from_slice(b"fmt ");
-    h[16..20].copy_from_slice(&16u32.to_le_bytes());
-    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // PCM
-    h[22..24].copy_from_slice(&1u16.to_le_bytes()); // mono
-    h[24..28].copy_from_slice(&rate.to_le_bytes());
-    h[28..32].copy_from_slice(&(rate * 2).to_le_bytes());
-    h[32..34].copy_from_slice(&2u16.to_le_bytes());
-    h[34..36].copy_from_slice(&16u16.to_le_bytes());
-    h[36..40].copy_from_slice(b"data");
-    h[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
-    h
+    mellow_engine::audio::wav::wav_header(rate, u32::MAX)
 }

@@ -449,26 +449,19 @@ impl Synthesizer {
         &mut self,
         sentences: &[Sentence],
         opts: &ResolvedOptions,
-        mut progress: impl FnMut(usize, usize),
+        progress: impl FnMut(usize, usize),
     ) -> Result<(Audio, Vec<MelOutput>)> {
-        let pause = vec![0f32; (SENTENCE_PAUSE * self.sample_rate() as f32) as usize];
         let mut samples = Vec::new();
-        let mut mels = Vec::with_capacity(sentences.len());
-        let unpitched = without_pitch(opts);
-        let rate = self.sample_rate();
-        for (i, sentence) in sentences.iter().enumerate() {
-            let mel = self.mel(&sentence.ids, None, None, &unpitched)?;
-            if i > 0 {
-                samples.extend_from_slice(&pause);
-            }
-            let spoken = self.vocode(&mel.mel)?;
-            samples.extend(match opts.pitch {
-                0.0 => spoken,
-                p => resample(&spoken, played_rate(rate, p), rate).map_err(Error::input)?,
-            });
-            mels.push(mel);
-            progress(i + 1, sentences.len());
-        }
+        let mels = self.speak_sentences_into(
+            sentences,
+            opts,
+            true,
+            &mut |piece| {
+                samples.extend_from_slice(piece);
+                Ok(())
+            },
+            progress,
+        )?;
         Ok((
             Audio {
                 samples,
@@ -476,6 +469,52 @@ impl Synthesizer {
             },
             mels,
         ))
+    }
+
+    /// Synthesises sentences in order and hands each one's samples (after the pause that goes
+    /// before it) to `sink` as soon as it is made, so a long text never sits in memory whole.
+    /// Returns the mels when `keep_mels` asks for them (an empty list otherwise).
+    ///
+    /// ```no_run
+    /// # fn main() -> mellow_engine::Result<()> {
+    /// use mellow_engine::{SynthesisOptions, Synthesizer};
+    /// let voice = mellow_engine::voice::embedded::default_voice().expect("built in")?;
+    /// let mut synth = Synthesizer::new(&voice, None)?;
+    /// let opts = synth.resolve(&SynthesisOptions::default())?;
+    /// let sentences = synth.sentences("One. Two.")?;
+    /// let mut total = 0;
+    /// synth.speak_sentences_into(&sentences, &opts, false, &mut |s| { total += s.len(); Ok(()) }, |_, _| {})?;
+    /// assert!(total > 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn speak_sentences_into(
+        &mut self,
+        sentences: &[Sentence],
+        opts: &ResolvedOptions,
+        keep_mels: bool,
+        sink: &mut dyn FnMut(&[f32]) -> Result<()>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Vec<MelOutput>> {
+        let pause = vec![0f32; (SENTENCE_PAUSE * self.sample_rate() as f32) as usize];
+        let mut mels = Vec::new();
+        let unpitched = without_pitch(opts);
+        let rate = self.sample_rate();
+        for (i, sentence) in sentences.iter().enumerate() {
+            let mel = self.mel(&sentence.ids, None, None, &unpitched)?;
+            if i > 0 {
+                sink(&pause)?;
+            }
+            let spoken = self.vocode(&mel.mel)?;
+            match opts.pitch {
+                0.0 => sink(&spoken)?,
+                p => sink(&resample(&spoken, played_rate(rate, p), rate).map_err(Error::input)?)?,
+            }
+            if keep_mels {
+                mels.push(mel);
+            }
+            progress(i + 1, sentences.len());
+        }
+        Ok(mels)
     }
 }
 

@@ -1,8 +1,11 @@
-//! WAV files: read any PCM/float WAV as mono f32, write 16-bit PCM atomically (temp file, then rename).
+//! WAV files: read any PCM/float WAV as mono f32; write 16-bit PCM as it is made, atomically.
 
-use std::io::Write;
-use std::path::Path;
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
+pub use crate::audio::output_file::{write_atomic, write_atomic_at};
+use crate::audio::output_file::{write_error, OutputFile};
 use crate::error::{Error, Result};
 
 /// Reads a WAV file as mono f32 in [-1, 1] (channels are averaged) with its sample rate.
@@ -32,114 +35,120 @@ pub fn read_mono(path: &Path) -> Result<(Vec<f32>, u32)> {
     Ok((mono, spec.sample_rate))
 }
 
-/// Converts float samples to 16-bit PCM, refusing non-finite samples (never a burst at the speakers).
-pub fn to_pcm16(samples: &[f32]) -> Result<Vec<i16>> {
-    if let Some(i) = samples.iter().position(|s| !s.is_finite()) {
-        return Err(Error::numeric(format!(
-            "sample {i} of the audio is not a finite number"
-        )));
-    }
-    Ok(samples
-        .iter()
-        .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
-        .collect())
-}
-
-/// Encodes mono 16-bit PCM WAV bytes into `writer`.
-pub fn write_wav<W: Write + std::io::Seek>(
-    writer: W,
-    samples: &[f32],
+/// A mono 16-bit WAV written as samples arrive, so memory stays flat however long the audio:
+/// the header's sizes are filled in at [`WavFileWriter::finish`], and the file appears at its
+/// path only then (see [`OutputFile`]: atomic for a regular file, written into for a device or
+/// FIFO). Dropped unfinished, it leaves nothing behind.
+pub struct WavFileWriter {
+    out: OutputFile,
+    buffer: std::io::BufWriter<File>,
+    path: PathBuf,
     sample_rate: u32,
-) -> Result<()> {
-    let pcm = to_pcm16(samples)?;
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut wav = hound::WavWriter::new(writer, spec)
-        .map_err(|e| Error::output(format!("WAV encoder: {e}")))?;
-    for s in pcm {
-        wav.write_sample(s)
-            .map_err(|e| Error::output(format!("writing WAV data: {e}")))?;
-    }
-    wav.finalize()
-        .map_err(|e| Error::output(format!("finishing WAV file: {e}")))
+    data_bytes: u64,
 }
 
-/// Writes `bytes` to `path` through a temp file in the same folder, then a rename, so a reader never
-/// sees a partial file and a failed write leaves nothing behind.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |file| {
-        file.write_all(bytes)
-            .map_err(|e| Error::output(e.to_string()))
-    })
-}
+/// Bytes of a canonical PCM WAV header (RIFF, fmt, data).
+const HEADER_BYTES: u64 = 44;
 
-fn write_atomic_with(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<()>,
-) -> Result<()> {
-    let tmp = temp_beside(path)?;
-    {
-        let mut writer = std::io::BufWriter::new(tmp.as_file());
-        write(&mut writer)
-            .map_err(|e| Error::output(format!("cannot write {}: {e}", path.display())))?;
+impl WavFileWriter {
+    /// Starts a WAV at `path` with `sample_rate` Hz.
+    ///
+    /// ```
+    /// use mellow_engine::audio::wav::{read_mono, WavFileWriter};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("a.wav");
+    /// let mut wav = WavFileWriter::create(&path, 22_050).unwrap();
+    /// wav.write(&[0.0, 0.5, -0.5]).unwrap();
+    /// wav.finish().unwrap();
+    /// assert_eq!(read_mono(&path).unwrap().0.len(), 3);
+    /// ```
+    pub fn create(path: &Path, sample_rate: u32) -> Result<Self> {
+        let mut out = OutputFile::create(path)?;
+        let file = out.file().try_clone().map_err(|e| write_error(path, e))?;
+        let mut writer = Self {
+            out,
+            buffer: std::io::BufWriter::with_capacity(1 << 16, file),
+            path: path.to_path_buf(),
+            sample_rate,
+            data_bytes: 0,
+        };
+        let header = wav_header(sample_rate, 0);
         writer
-            .flush()
-            .map_err(|e| Error::output(format!("cannot write {}: {e}", path.display())))?;
+            .buffer
+            .write_all(&header)
+            .map_err(|e| write_error(path, e))?;
+        Ok(writer)
     }
-    commit(tmp, path)
-}
 
-/// Like [`write_atomic`] for writers that only take a path (`Tensor::write_npy`): `fill` writes
-/// the temp file at the path it is given, which then replaces `path`.
-pub fn write_atomic_at(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = temp_beside(path)?;
-    fill(tmp.path()).map_err(|e| Error::output(format!("cannot write {}: {e}", path.display())))?;
-    commit(tmp, path)
-}
-
-/// A temp file in `path`'s folder, so that the final rename stays on one file system.
-fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    tempfile::Builder::new()
-        .prefix(".mellow-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::output(format!("cannot write to {}: {e}", dir.display())))
-}
-
-/// Makes the finished temp file durable and renames it to `path`.
-fn commit(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
-    // Temp files are created private; the result should have ordinary file permissions.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    /// Appends samples in [-1, 1] (clamped) as 16-bit PCM; non-finite samples are refused.
+    pub fn write(&mut self, samples: &[f32]) -> Result<()> {
+        if let Some(i) = samples.iter().position(|s| !s.is_finite()) {
+            return Err(Error::numeric(format!(
+                "sample {} of the audio is not a finite number",
+                self.data_bytes / 2 + i as u64
+            )));
+        }
+        let bytes = 2 * samples.len() as u64;
+        if HEADER_BYTES - 8 + self.data_bytes + bytes > u32::MAX as u64 {
+            return Err(Error::output(format!(
+                "cannot write {}: the audio is longer than a WAV file can hold (4 GiB, {:.1} hours at {} Hz); render it in parts with --out-dir",
+                self.path.display(),
+                (u32::MAX as f64 / 2.0) / self.sample_rate as f64 / 3600.0,
+                self.sample_rate
+            )));
+        }
+        for &s in samples {
+            let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+            self.buffer
+                .write_all(&v.to_le_bytes())
+                .map_err(|e| write_error(&self.path, e))?;
+        }
+        self.data_bytes += bytes;
+        Ok(())
     }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::output(format!("cannot write {}: {e}", path.display())))?;
-    tmp.persist(path)
-        .map_err(|e| Error::output(format!("cannot write {}: {}", path.display(), e.error)))?;
-    Ok(())
+
+    /// Samples written so far.
+    pub fn samples_written(&self) -> u64 {
+        self.data_bytes / 2
+    }
+
+    /// Fills in the header's sizes and makes the file visible at its path.
+    pub fn finish(mut self) -> Result<()> {
+        let fail = |e: std::io::Error| write_error(&self.path, e);
+        self.buffer.flush().map_err(fail)?;
+        let file = self.out.file();
+        file.seek(SeekFrom::Start(0)).map_err(fail)?;
+        file.write_all(&wav_header(self.sample_rate, self.data_bytes as u32))
+            .map_err(fail)?;
+        file.seek(SeekFrom::End(0)).map_err(fail)?;
+        self.out.commit()
+    }
 }
 
-/// Writes `samples` to `path` as a mono 16-bit WAV, atomically (see [`write_atomic`]).
+/// A 44-byte mono 16-bit PCM WAV header for `data_bytes` of samples.
+pub fn wav_header(sample_rate: u32, data_bytes: u32) -> [u8; 44] {
+    let mut h = [0u8; 44];
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&data_bytes.saturating_add(36).to_le_bytes());
+    h[8..12].copy_from_slice(b"WAVE");
+    h[12..16].copy_from_slice(b"fmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // PCM
+    h[22..24].copy_from_slice(&1u16.to_le_bytes()); // mono
+    h[24..28].copy_from_slice(&sample_rate.to_le_bytes());
+    h[28..32].copy_from_slice(&sample_rate.saturating_mul(2).to_le_bytes());
+    h[32..34].copy_from_slice(&2u16.to_le_bytes());
+    h[34..36].copy_from_slice(&16u16.to_le_bytes());
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data_bytes.to_le_bytes());
+    h
+}
+
+/// Writes `samples` to `path` as a mono 16-bit WAV, atomically (see [`WavFileWriter`]).
 pub fn write_wav_atomic(path: &Path, samples: &[f32], sample_rate: u32) -> Result<()> {
-    write_atomic_with(path, |file| {
-        let mut buffer = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
-        write_wav(&mut buffer, samples, sample_rate)?;
-        file.write_all(buffer.get_ref())
-            .map_err(|e| Error::output(e.to_string()))
-    })
+    let mut wav = WavFileWriter::create(path, sample_rate)?;
+    wav.write(samples)?;
+    wav.finish()
 }
 
 #[cfg(test)]
@@ -169,5 +178,31 @@ mod tests {
         let err = write_wav_atomic(&path, &[0.0, f32::NAN], 22_050).unwrap_err();
         assert!(err.to_string().contains("not a finite number"));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_wav_written_in_pieces_equals_one_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples: Vec<f32> = (0..5000).map(|i| (i as f32 * 0.003).sin() * 0.8).collect();
+        let whole = dir.path().join("whole.wav");
+        let mut w = WavFileWriter::create(&whole, 24_000).unwrap();
+        w.write(&samples).unwrap();
+        w.finish().unwrap();
+        let pieces = dir.path().join("pieces.wav");
+        let mut w = WavFileWriter::create(&pieces, 24_000).unwrap();
+        for chunk in samples.chunks(777) {
+            w.write(chunk).unwrap();
+        }
+        assert_eq!(w.samples_written(), 5000);
+        // Not visible before it is finished.
+        assert!(!pieces.exists());
+        w.finish().unwrap();
+        let bytes = std::fs::read(&pieces).unwrap();
+        assert_eq!(bytes, std::fs::read(&whole).unwrap());
+        assert_eq!(bytes.len(), 44 + 10_000);
+        // hound reads it back as written.
+        let mut reader = hound::WavReader::open(&pieces).unwrap();
+        assert_eq!(reader.spec().sample_rate, 24_000);
+        assert_eq!(reader.samples::<i16>().count(), 5000);
     }
 }

@@ -2,6 +2,10 @@
 //!
 //! espeak-ng keeps global state and is not thread-safe, so every call goes through one lock.
 //! Phonemisation never runs on an audio thread.
+//!
+//! espeak-ng 1.51 overflows fixed buffers on some words (glibc then aborts the whole process, a
+//! DAW included), so every clause is first put in a shape it is known to survive: see
+//! [`survivable_clause`] and docs/espeak-limits.md for the limits and how they were found.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::Mutex;
@@ -83,6 +87,83 @@ pub fn version() -> Result<(String, String)> {
 /// IPA phonemes of one clause (text without clause punctuation), with stress marks, words
 /// separated by single spaces, in the given espeak-ng voice (for example `en-us`).
 pub fn phonemize_clause(text: &str, voice: &str) -> Result<String> {
+    let pieces = survivable_clause(text);
+    let mut out = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        let phonemes = phonemize_piece(&piece, voice)?;
+        if !phonemes.is_empty() {
+            out.push(phonemes);
+        }
+    }
+    Ok(out.join(" "))
+}
+
+/// Longest word handed to espeak-ng, in characters. Its shortest known crashing word is 136
+/// characters (`s'` × 68: each `'s` stacks another suffix onto a 200-byte phoneme buffer);
+/// runs of `ness's` and dotted letters crash from 169 characters. The longest English dictionary
+/// words have 45 letters, so longer "words" are cut into pieces of this size.
+pub const MAX_WORD_CHARS: usize = 48;
+/// Most characters handed to espeak-ng in one call; longer clauses go in pieces split at word
+/// boundaries. espeak-ng's own clause buffer holds 800 bytes and splits by itself, but never
+/// reaching that path keeps the input inside what it has been fuzzed with.
+pub const MAX_PIECE_CHARS: usize = 400;
+/// Longest run of one repeated symbol kept ("!!!!!!!!" reads as "!!!").
+pub const MAX_SYMBOL_RUN: usize = 3;
+
+/// `text` as pieces espeak-ng survives: periods read as spaces, control characters (espeak-ng's in-text command marker
+/// among them) removed, runs of one symbol shortened to [`MAX_SYMBOL_RUN`], words cut to at most
+/// [`MAX_WORD_CHARS`] characters, and the words grouped into pieces of at most
+/// [`MAX_PIECE_CHARS`] characters.
+///
+/// ```
+/// use mellow_engine::text::espeak::{survivable_clause, MAX_WORD_CHARS};
+/// let pieces = survivable_clause(&"s'".repeat(68));
+/// assert!(pieces.iter().flat_map(|p| p.split(' ')).all(|w| w.chars().count() <= MAX_WORD_CHARS));
+/// ```
+pub fn survivable_clause(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    // A period inside a word makes espeak-ng spell the letters around it as an abbreviation, and
+    // about 85 such letters in one clause overflow it ("w.w.w." … crashes at 170 characters even
+    // when cut into words); read apart, the letters sound the same.
+    for word in text.split(|c: char| c.is_whitespace() || c == '.') {
+        let mut kept = String::with_capacity(word.len());
+        let (mut last, mut run) = ('\0', 0usize);
+        for c in word.chars().filter(|c| !c.is_control()) {
+            run = if c == last { run + 1 } else { 1 };
+            last = c;
+            if c.is_alphanumeric() || run <= MAX_SYMBOL_RUN {
+                kept.push(c);
+            }
+        }
+        let chars: Vec<char> = kept.chars().collect();
+        for chunk in chars.chunks(MAX_WORD_CHARS) {
+            words.push(chunk.iter().collect());
+        }
+    }
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    let mut piece_chars = 0;
+    for word in words.into_iter().filter(|w| !w.is_empty()) {
+        let n = word.chars().count();
+        if piece_chars > 0 && piece_chars + 1 + n > MAX_PIECE_CHARS {
+            pieces.push(std::mem::take(&mut piece));
+            piece_chars = 0;
+        }
+        if piece_chars > 0 {
+            piece.push(' ');
+            piece_chars += 1;
+        }
+        piece.push_str(&word);
+        piece_chars += n;
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    pieces
+}
+
+/// One piece already in a survivable shape (see [`survivable_clause`]) through espeak-ng.
+fn phonemize_piece(text: &str, voice: &str) -> Result<String> {
     let text = CString::new(text).map_err(|_| Error::input("text contains a NUL character"))?;
     let mut guard = ESPEAK.lock().unwrap_or_else(|p| p.into_inner());
     if guard.is_none() {
@@ -129,6 +210,49 @@ mod tests {
             phonemize_clause("hello world", "en-us").unwrap(),
             "həlˈoʊ wˈɜːld"
         );
+    }
+
+    #[test]
+    fn words_that_crash_espeak_ng_are_cut_first() {
+        // Each of these aborted the process inside espeak-ng 1.51 before the guard.
+        let suffixes = "s'".repeat(68);
+        let ness = format!("kind{}", "ness".repeat(67));
+        let dotted = "w.".repeat(90);
+        let possessive = format!("kind{}", "ness's".repeat(34));
+        for text in [&suffixes, &ness, &dotted, &possessive] {
+            let phonemes = phonemize_clause(text, "en-us").unwrap();
+            assert!(!phonemes.is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn guard_keeps_ordinary_text_whole() {
+        let text = "it's the dog's bone, isn't it";
+        assert_eq!(survivable_clause(text), vec![text.to_string()]);
+    }
+
+    #[test]
+    fn guard_bounds_words_pieces_and_runs() {
+        let long_word = "a".repeat(130);
+        let pieces = survivable_clause(&long_word);
+        assert_eq!(
+            pieces,
+            vec![format!(
+                "{} {} {}",
+                "a".repeat(48),
+                "a".repeat(48),
+                "a".repeat(34)
+            )]
+        );
+        let many_words = "word ".repeat(500);
+        let pieces = survivable_clause(&many_words);
+        assert!(pieces.len() > 1 && pieces.iter().all(|p| p.chars().count() <= MAX_PIECE_CHARS));
+        assert_eq!(pieces.concat().matches("word").count(), 500);
+        assert_eq!(
+            survivable_clause("wow!!!!!!!! \u{1}x\u{7f}"),
+            vec!["wow!!! x".to_string()]
+        );
+        assert!(survivable_clause(" \t\u{0}").is_empty());
     }
 
     #[test]
