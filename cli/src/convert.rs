@@ -22,7 +22,7 @@ use mellow_engine::vocoder::VocoderConfig;
 use mellow_engine::voice::config::{SynthesisDefaults, FORMAT, VERSION};
 use mellow_engine::{Voice, VoiceConfig};
 
-use crate::checkpoint::read_checkpoint;
+use mellow_convert::read_checkpoint;
 
 #[derive(Args)]
 pub struct ConvertArgs {

@@ -2,13 +2,11 @@
 //! voices, convert checkpoints.
 
 mod batch;
-mod checkpoint;
 mod convert;
 mod devices;
 mod info;
 mod inputs;
 mod live;
-mod pickle;
 mod playback;
 mod plot;
 mod render;

@@ -5,6 +5,12 @@
 //! runs the pickle opcodes `torch.save` emits, treats unknown classes as opaque objects (keeping the
 //! items a dict subclass receives), and turns `torch._utils._rebuild_tensor_v2` calls into tensors
 //! read from the archive's storages.
+//!
+//! It trusts nothing in the file: a global outside [`ALLOWED_GLOBALS`] (`posix.system`, `eval`,
+//! any class of an unknown package) is refused by name; the pickle and each storage are read
+//! only up to the size the tensors need (a zip entry claiming gigabytes is not inflated); a
+//! tensor must lie inside its storage before anything is allocated for it; nesting and cycles
+//! are taken apart without recursion.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -40,6 +46,122 @@ enum Value {
 struct StorageRef {
     key: String,
     dtype: DType,
+    /// Elements the storage holds, as its persistent id declares.
+    elements: usize,
+}
+
+/// Largest `data.pkl` read (the pickles of published checkpoints are well under 1 MiB).
+pub const MAX_PICKLE_BYTES: u64 = 64 << 20;
+/// Deepest nesting of plain data turned into JSON (hyper-parameters); deeper parts become null.
+const MAX_JSON_DEPTH: usize = 64;
+
+/// The globals (module, name) a tensor checkpoint needs: tensor and storage rebuilding, plain
+/// containers, and the configuration classes of Lightning, OmegaConf and NumPy scalars that
+/// training frameworks save beside the weights. The reader calls none of them; anything else
+/// may run code when the file is loaded by Python, so it is refused.
+pub const ALLOWED_GLOBALS: &[(&str, &str)] = &[
+    ("torch._utils", "_rebuild_tensor"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"),
+    ("torch", "FloatStorage"),
+    ("torch", "HalfStorage"),
+    ("torch", "BFloat16Storage"),
+    ("torch", "DoubleStorage"),
+    ("torch", "LongStorage"),
+    ("torch", "IntStorage"),
+    ("torch", "ByteStorage"),
+    ("torch", "BoolStorage"),
+    ("torch", "Size"),
+    ("torch", "device"),
+    ("torch.torch_version", "TorchVersion"),
+    ("collections", "OrderedDict"),
+    ("collections", "defaultdict"),
+    ("builtins", "dict"),
+    ("builtins", "list"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "tuple"),
+    ("builtins", "int"),
+    ("builtins", "float"),
+    ("builtins", "bool"),
+    ("builtins", "str"),
+    ("builtins", "bytes"),
+    ("_codecs", "encode"),
+    ("pathlib", "PosixPath"),
+    ("pathlib", "WindowsPath"),
+    ("lightning.fabric.utilities.data", "AttributeDict"),
+    ("lightning.pytorch.utilities.parsing", "AttributeDict"),
+    ("pytorch_lightning.utilities.parsing", "AttributeDict"),
+    ("omegaconf.dictconfig", "DictConfig"),
+    ("omegaconf.listconfig", "ListConfig"),
+    ("omegaconf.base", "ContainerMetadata"),
+    ("omegaconf.base", "Metadata"),
+    ("omegaconf.nodes", "AnyNode"),
+    ("omegaconf.nodes", "StringNode"),
+    ("omegaconf.nodes", "IntegerNode"),
+    ("omegaconf.nodes", "FloatNode"),
+    ("omegaconf.nodes", "BooleanNode"),
+    ("typing", "Any"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+];
+
+/// A pickle referred to a global outside [`ALLOWED_GLOBALS`].
+#[derive(Debug, thiserror::Error)]
+#[error("the checkpoint refers to `{0}`, which a file of weights never needs (loading it in Python could run code): refused")]
+pub struct RefusedGlobal(pub String);
+
+fn check_global(module: &str, name: &str) -> Result<()> {
+    if ALLOWED_GLOBALS.contains(&(module, name)) {
+        Ok(())
+    } else {
+        Err(RefusedGlobal(format!("{module}.{name}")).into())
+    }
+}
+
+/// A one-word description of a value for messages (never its contents: they may nest or cycle).
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::None => "None",
+        Value::Bool(_) => "a bool",
+        Value::Int(_) => "an int",
+        Value::Float(_) => "a float",
+        Value::Str(_) => "a string",
+        Value::Bytes(_) => "bytes",
+        Value::Tuple(_) => "a tuple",
+        Value::List(_) => "a list",
+        Value::Dict(_) => "a dict",
+        Value::Global(_) => "a global",
+        Value::Object(_) => "an object",
+        Value::Storage(_) => "a storage",
+        Value::Tensor(_) => "a tensor",
+        Value::Mark => "a mark",
+    }
+}
+
+/// Drops values without recursion: containers are emptied into a work list (which also breaks
+/// cycles), so a pickle nested a million deep cannot overflow the stack.
+fn dismantle(values: impl IntoIterator<Item = Value>) {
+    let mut work: Vec<Value> = values.into_iter().collect();
+    while let Some(v) = work.pop() {
+        match v {
+            Value::List(items) => work.extend(items.borrow_mut().drain(..)),
+            Value::Dict(items) | Value::Object(items) => {
+                for (k, v) in items.borrow_mut().drain(..) {
+                    work.push(k);
+                    work.push(v);
+                }
+            }
+            Value::Tuple(items) => {
+                if let Ok(items) = Rc::try_unwrap(items) {
+                    work.extend(items);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -69,10 +191,10 @@ fn ints(v: &Value) -> Result<Vec<usize>> {
             .iter()
             .map(|i| match i {
                 Value::Int(n) if *n >= 0 => Ok(*n as usize),
-                other => Err(anyhow!("expected a size, found {other:?}")),
+                other => Err(anyhow!("expected a size, found {}", describe(other))),
             })
             .collect(),
-        other => bail!("expected a tuple of sizes, found {other:?}"),
+        other => bail!("expected a tuple of sizes, found {}", describe(other)),
     }
 }
 
@@ -81,6 +203,13 @@ struct Machine<'a> {
     pos: usize,
     stack: Vec<Value>,
     memo: HashMap<u32, Value>,
+}
+
+impl Drop for Machine<'_> {
+    fn drop(&mut self) {
+        dismantle(self.stack.drain(..));
+        dismantle(self.memo.drain().map(|(_, v)| v));
+    }
 }
 
 impl<'a> Machine<'a> {
@@ -270,6 +399,7 @@ impl<'a> Machine<'a> {
                 b'c' => {
                     let module = self.line()?;
                     let name = self.line()?;
+                    check_global(&module, &name)?;
                     self.stack.push(Value::Global(Rc::new((module, name))));
                 }
                 0x93 => {
@@ -278,6 +408,7 @@ impl<'a> Machine<'a> {
                     let (Value::Str(m), Value::Str(n)) = (module, name) else {
                         bail!("STACK_GLOBAL without names")
                     };
+                    check_global(&m, &n)?;
                     self.stack.push(Value::Global(Rc::new((m, n))));
                 }
                 b'R' => {
@@ -306,16 +437,22 @@ impl<'a> Machine<'a> {
                 b'Q' => {
                     let pid = self.pop()?;
                     let Value::Tuple(t) = &pid else {
-                        bail!("unexpected persistent id {pid:?}")
+                        bail!("unexpected persistent id ({})", describe(&pid))
                     };
-                    let (Some(Value::Global(class)), Some(Value::Str(key))) = (t.get(1), t.get(2))
+                    let (Some(Value::Global(class)), Some(Value::Str(key)), Some(Value::Int(n))) =
+                        (t.get(1), t.get(2), t.get(4))
                     else {
-                        bail!("unexpected storage id {pid:?}")
+                        bail!("unexpected storage id: expected (\"storage\", class, key, device, elements)")
                     };
                     let dtype = storage_dtype(&class.1)?;
+                    let elements = usize::try_from(*n)
+                        .ok()
+                        .filter(|n| n.checked_mul(dtype.size_in_bytes()).is_some())
+                        .context("a storage with an impossible element count")?;
                     self.stack.push(Value::Storage(Rc::new(StorageRef {
                         key: key.clone(),
                         dtype,
+                        elements,
                     })));
                 }
                 b's' => {
@@ -380,7 +517,7 @@ fn set_items(target: &Value, pairs: Vec<(Value, Value)>) -> Result<()> {
             d.borrow_mut().extend(pairs);
             Ok(())
         }
-        other => bail!("SETITEMS on {other:?}"),
+        other => bail!("SETITEMS on {}", describe(other)),
     }
 }
 
@@ -396,22 +533,28 @@ fn lookup(dict: &Value, key: &str) -> Option<Value> {
 }
 
 /// Plain data of a pickled value as JSON (dicts, dict subclasses, lists, numbers, strings);
-/// tensors and opaque objects without items become null.
-fn to_json(v: &Value) -> serde_json::Value {
+/// tensors and opaque objects without items become null, and so does anything deeper than
+/// [`MAX_JSON_DEPTH`] or past `budget` nodes (a pickle can nest or refer to itself).
+fn to_json(v: &Value, depth: usize, budget: &mut usize) -> serde_json::Value {
     use serde_json::Value as J;
+    if depth > MAX_JSON_DEPTH || *budget == 0 {
+        return J::Null;
+    }
+    *budget -= 1;
+    let mut inner = |v: &Value| to_json(v, depth + 1, budget);
     match v {
         Value::Bool(b) => J::Bool(*b),
         Value::Int(i) => J::from(*i),
         Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
         Value::Str(s) => J::String(s.clone()),
-        Value::Tuple(items) => J::Array(items.iter().map(to_json).collect()),
-        Value::List(items) => J::Array(items.borrow().iter().map(to_json).collect()),
+        Value::Tuple(items) => J::Array(items.iter().map(&mut inner).collect()),
+        Value::List(items) => J::Array(items.borrow().iter().map(&mut inner).collect()),
         Value::Dict(items) | Value::Object(items) => J::Object(
             items
                 .borrow()
                 .iter()
                 .filter_map(|(k, v)| match k {
-                    Value::Str(k) => Some((k.clone(), to_json(v))),
+                    Value::Str(k) => Some((k.clone(), inner(v))),
                     _ => None,
                 })
                 .collect(),
@@ -421,6 +564,7 @@ fn to_json(v: &Value) -> serde_json::Value {
 }
 
 /// What a checkpoint holds that conversion needs.
+#[derive(Debug)]
 pub struct Checkpoint {
     pub tensors: HashMap<String, Tensor>,
     /// Lightning's `hyper_parameters`, when the file has them.
@@ -432,8 +576,20 @@ pub struct Checkpoint {
 pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<Checkpoint> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut archive = zip::ZipArchive::new(file)
-        .with_context(|| format!("{} is not a PyTorch zip checkpoint", path.display()))?;
+    read_torch_zip_from(file, keys).with_context(|| format!("{}", path.display()))
+}
+
+/// [`read_torch_zip`] on any seekable reader (a file, or bytes in memory).
+///
+/// ```
+/// let err = mellow_convert::pickle::read_torch_zip_from(std::io::Cursor::new(b"not a zip"), &[]);
+/// assert!(err.is_err());
+/// ```
+pub fn read_torch_zip_from(
+    reader: impl std::io::Read + std::io::Seek,
+    keys: &[&str],
+) -> Result<Checkpoint> {
+    let mut archive = zip::ZipArchive::new(reader).context("not a PyTorch zip checkpoint")?;
     let pkl_name = archive
         .file_names()
         .filter_map(|n| n.ok())
@@ -441,19 +597,34 @@ pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<Checkpoint> {
         .map(|n| n.into_owned())
         .context("the archive has no data.pkl")?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
-    let mut pickle = Vec::new();
-    archive.by_name(&pkl_name)?.read_to_end(&mut pickle)?;
-    let root = Machine {
+    let pickle = read_entry(&mut archive, &pkl_name, MAX_PICKLE_BYTES)?;
+    let mut machine = Machine {
         data: &pickle,
         pos: 0,
         stack: Vec::new(),
         memo: HashMap::new(),
-    }
-    .run()?;
-    let hyper_parameters = lookup(&root, "hyper_parameters").map(|h| to_json(&h));
-    let dict = keys.iter().find_map(|k| lookup(&root, k)).unwrap_or(root);
+    };
+    let root = machine.run()?;
+    let result = collect_tensors(&mut archive, &prefix, &root, keys);
+    // Taken apart only now: the memo shares the containers the tensors were found in.
+    dismantle([root]);
+    drop(machine);
+    result
+}
+
+fn collect_tensors<R: std::io::Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    prefix: &str,
+    root: &Value,
+    keys: &[&str],
+) -> Result<Checkpoint> {
+    let hyper_parameters = lookup(root, "hyper_parameters").map(|h| to_json(&h, 0, &mut 100_000));
+    let dict = keys
+        .iter()
+        .find_map(|k| lookup(root, k))
+        .unwrap_or_else(|| root.clone());
     let (Value::Dict(entries) | Value::Object(entries)) = &dict else {
-        bail!("no dict of weights in {}", path.display())
+        bail!("no dict of weights")
     };
     let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     let mut out = HashMap::new();
@@ -462,11 +633,11 @@ pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<Checkpoint> {
             continue;
         };
         if !storages.contains_key(&t.storage.key) {
-            let mut bytes = Vec::new();
-            archive
-                .by_name(&format!("{prefix}data/{}", t.storage.key))
-                .with_context(|| format!("storage {} of {name} is missing", t.storage.key))?
-                .read_to_end(&mut bytes)?;
+            // Exactly the bytes the storage declares: a larger entry is refused unread.
+            let expected = (t.storage.elements * t.storage.dtype.size_in_bytes()) as u64;
+            let entry = format!("{prefix}data/{}", t.storage.key);
+            let bytes = read_entry(archive, &entry, expected)
+                .with_context(|| format!("storage {} of {name}", t.storage.key))?;
             storages.insert(t.storage.key.clone(), bytes);
         }
         out.insert(
@@ -475,11 +646,7 @@ pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<Checkpoint> {
         );
     }
     if out.is_empty() {
-        bail!(
-            "{} holds no tensors under {}",
-            path.display(),
-            keys.join(" or ")
-        );
+        bail!("no tensors under {}", keys.join(" or "));
     }
     Ok(Checkpoint {
         tensors: out,
@@ -487,9 +654,64 @@ pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<Checkpoint> {
     })
 }
 
+/// An archive entry of at most `limit` bytes, checked against what the entry declares before
+/// inflating and against what actually comes out (a header may lie).
+fn read_entry<R: std::io::Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>> {
+    let entry = archive
+        .by_name(name)
+        .with_context(|| format!("the archive has no entry {name}"))?;
+    if entry.size() > limit {
+        bail!(
+            "the archive entry {name} claims {} bytes, more than the {limit} its tensors need: refused",
+            entry.size()
+        );
+    }
+    let mut bytes = Vec::with_capacity(entry.size() as usize);
+    entry
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read the archive entry {name}"))?;
+    if bytes.len() as u64 > limit {
+        bail!(
+            "the archive entry {name} holds more than the {limit} bytes its tensors need: refused"
+        );
+    }
+    Ok(bytes)
+}
+
 fn materialize(t: &TensorRef, bytes: &[u8]) -> Result<Tensor> {
     let size = t.storage.dtype.size_in_bytes();
-    let count: usize = t.shape.iter().product();
+    let count = t
+        .shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .context("the tensor's shape overflows")?;
+    if t.stride.len() != t.shape.len() {
+        bail!(
+            "the tensor has {} sizes but {} strides",
+            t.shape.len(),
+            t.stride.len()
+        );
+    }
+    if count > 0 {
+        // The farthest element must lie inside the storage before anything is allocated.
+        let last = t
+            .shape
+            .iter()
+            .zip(&t.stride)
+            .try_fold(t.offset, |at, (&d, &s)| {
+                (d - 1).checked_mul(s).and_then(|x| at.checked_add(x))
+            })
+            .context("the tensor reaches past its storage")?;
+        let end = last.checked_add(1).and_then(|n| n.checked_mul(size));
+        if end.is_none_or(|end| end > bytes.len()) {
+            bail!("the tensor reaches past its storage");
+        }
+    }
     let mut idx = vec![0usize; t.shape.len()];
     let mut gathered = Vec::with_capacity(count * size);
     for _ in 0..count {
@@ -514,4 +736,123 @@ fn materialize(t: &TensorRef, bytes: &[u8]) -> Result<Tensor> {
     } else {
         tensor
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+
+    /// Pickle opcodes for a string.
+    fn string(s: &str) -> Vec<u8> {
+        let mut out = vec![b'X'];
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+        out
+    }
+
+    fn int(n: i32) -> Vec<u8> {
+        let mut out = vec![b'J'];
+        out.extend_from_slice(&n.to_le_bytes());
+        out
+    }
+
+    /// `{"w": tensor}` over storage "0" of `elements` floats, with the given shape and strides.
+    fn tensor_pickle(elements: i32, shape: &[i32], stride: &[i32]) -> Vec<u8> {
+        let mut p = vec![0x80, 2, b'}'];
+        p.extend(string("w"));
+        p.extend_from_slice(b"ctorch._utils\n_rebuild_tensor_v2\n(");
+        p.push(b'(');
+        p.extend(string("storage"));
+        p.extend_from_slice(b"ctorch\nFloatStorage\n");
+        p.extend(string("0"));
+        p.extend(string("cpu"));
+        p.extend(int(elements));
+        p.extend_from_slice(b"tQ");
+        p.extend(int(0));
+        p.push(b'(');
+        shape.iter().for_each(|&d| p.extend(int(d)));
+        p.extend_from_slice(b"t(");
+        stride.iter().for_each(|&d| p.extend(int(d)));
+        p.extend_from_slice(b"t\x89tRs.");
+        p
+    }
+
+    fn archive(pickle: &[u8], storage: &[u8]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("archive/data.pkl", deflated).unwrap();
+        zip.write_all(pickle).unwrap();
+        zip.start_file("archive/data/0", deflated).unwrap();
+        zip.write_all(storage).unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn read(bytes: Vec<u8>) -> Result<Checkpoint> {
+        read_torch_zip_from(Cursor::new(bytes), &["state_dict"])
+    }
+
+    #[test]
+    fn reads_a_tensor() {
+        let data: Vec<u8> = [1f32, 2.0, 3.0, 4.0]
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect();
+        let ckpt = read(archive(&tensor_pickle(4, &[2, 2], &[1, 2]), &data)).unwrap();
+        let w = ckpt.tensors["w"].to_vec2::<f32>().unwrap();
+        // Strides (1, 2): column-major storage read back in row-major order.
+        assert_eq!(w, vec![vec![1.0, 3.0], vec![2.0, 4.0]]);
+    }
+
+    #[test]
+    fn a_global_outside_the_allow_list_is_refused_by_name() {
+        let mut p = vec![0x80, 2];
+        p.extend_from_slice(b"cposix\nsystem\n");
+        p.extend(string("echo owned"));
+        p.extend_from_slice(b"\x85R.");
+        let err = read(archive(&p, b"")).unwrap_err();
+        let refused = err.downcast_ref::<RefusedGlobal>().expect("a refusal");
+        assert_eq!(refused.0, "posix.system");
+        assert!(err.to_string().contains("posix.system"), "{err}");
+    }
+
+    #[test]
+    fn an_entry_larger_than_its_tensors_need_is_not_inflated() {
+        // Ten megabytes of zeros (deflated to a few kilobytes) behind a storage of four floats.
+        let zeros = vec![0u8; 10 << 20];
+        let err = read(archive(&tensor_pickle(4, &[4], &[1]), &zeros)).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("more than the 16 its tensors need"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn a_shape_beyond_the_storage_is_refused_before_allocating() {
+        let data = vec![0u8; 16];
+        let err = read(archive(
+            &tensor_pickle(4, &[1_000_000, 1_000_000], &[1_000_000, 1]),
+            &data,
+        ))
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("reaches past its storage"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_and_cycles_do_not_overflow_the_stack() {
+        // A million nested lists, then a list that holds itself (through the memo).
+        let mut p = vec![0x80, 2];
+        p.extend(std::iter::repeat_n(b']', 1_000_000));
+        p.extend(std::iter::repeat_n(b'a', 999_999));
+        p.extend_from_slice(b"]q\x00h\x00a");
+        p.extend_from_slice(b"}");
+        p.extend(string("hyper_parameters"));
+        p.extend_from_slice(b"h\x00s.");
+        let err = read(archive(&p, b"")).unwrap_err();
+        assert!(err.to_string().contains("no tensors"), "{err:#}");
+    }
 }
