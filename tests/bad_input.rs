@@ -54,7 +54,8 @@ fn invalid_utf8_emoji_and_other_scripts() {
     std::fs::write(&bad, b"caf\xe9 au lait").unwrap();
     refused(&["--input", s(&bad)], None, "not valid UTF-8");
     refused(&[], Some(b"\xff\xfe"), "not valid UTF-8");
-    refused(&["Hello 😀"], None, "U+1F600");
+    // Text made only of characters the voice cannot read has nothing to say.
+    refused(&["😀 😀"], None, "U+1F600");
     refused(&["Привет"], None, "U+041F");
     refused(&["日本語"], None, "U+65E5");
 }

@@ -82,12 +82,19 @@ impl Feeder {
     }
 }
 
-/// Prints the pipeline's failures (numbered as the input's utterances), noting that there were.
+/// Prints the pipeline's failures and warnings (numbered as the input's utterances), noting
+/// whether there were failures.
 pub fn report_failures(events: &EventReceiver, failed: &mut bool) {
     for event in events.try_iter() {
-        if let Event::Failed { utterance, message } = event {
-            eprintln!("error: utterance {utterance}: {message}");
-            *failed = true;
+        match event {
+            Event::Failed { utterance, message } => {
+                eprintln!("error: utterance {utterance}: {message}");
+                *failed = true;
+            }
+            Event::Warning { utterance, message } => {
+                eprintln!("warning: utterance {utterance}: {message}");
+            }
+            _ => {}
         }
     }
 }

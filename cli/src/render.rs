@@ -16,7 +16,7 @@ use mellow_engine::{MelOutput, Sampler, SynthesisOptions, Synthesizer, Voice};
 use crate::batch;
 use crate::inputs::{
     check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
-    PhonemeList, MAX_BATCH_BYTES, MAX_TEXT_BYTES,
+    MAX_BATCH_BYTES, MAX_TEXT_BYTES,
 };
 use crate::plot::write_plot;
 use crate::stream_out;
@@ -201,12 +201,16 @@ fn progress_bar(total: usize) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// The sentences of `text` (or of phonemes), with warnings about skipped characters printed.
 fn sentences_for(synth: &Synthesizer, text: &str, phonemes: bool) -> Result<Vec<Sentence>> {
     if phonemes {
-        Ok(vec![synth.phoneme_sentence(text)?])
-    } else {
-        Ok(synth.sentences(text)?)
+        return Ok(synth.phoneme_sentences(text)?);
     }
+    let reading = synth.read(text)?;
+    for warning in &reading.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(reading.sentences)
 }
 
 /// Speaks `sentences` into a WAV at `path`, written as each sentence is made (memory stays flat
@@ -396,10 +400,12 @@ fn render_json_lines(
         let mut line_opts = *opts;
         if let Some(s) = line.speaker_id {
             line_opts.speaker = s;
+            let speakers = synth.config().acoustic.as_ref().map_or(1, |a| a.n_spks);
+            mellow_engine::synth::check_speaker(s, speakers)
+                .with_context(|| format!("JSON input line {}", i + 1))?;
         }
         check_length(&line.text).with_context(|| format!("JSON input line {}", i + 1))?;
-        let sentences = synth
-            .sentences(&line.text)
+        let sentences = sentences_for(synth, &line.text, false)
             .with_context(|| format!("JSON input line {}", i + 1))?;
         render_to_wav(
             synth,
@@ -430,54 +436,10 @@ fn render_conditioning(
         .phonemes
         .clone()
         .context("this voice has no phoneme map")?;
-    let (ids, durations) = match (&c.ids, &c.phonemes) {
-        (Some(ids), _) => {
-            if ids.len() != c.durations.len() {
-                bail!(
-                    "{}: {} ids but {} durations",
-                    path.display(),
-                    ids.len(),
-                    c.durations.len()
-                );
-            }
-            if let Some(bad) = ids
-                .iter()
-                .find(|&&i| i < 0 || i as usize >= map.vocabulary_size())
-            {
-                bail!(
-                    "{}: phoneme id {bad} is outside this voice's {} symbols",
-                    path.display(),
-                    map.vocabulary_size()
-                );
-            }
-            (ids.clone(), c.durations.clone())
-        }
-        (None, Some(list)) => {
-            let symbols: Vec<String> = match list {
-                PhonemeList::Symbols(s) => s.clone(),
-                PhonemeList::Text(t) => t.chars().map(String::from).collect(),
-            };
-            if symbols.len() != c.durations.len() {
-                bail!(
-                    "{}: {} phonemes but {} durations",
-                    path.display(),
-                    symbols.len(),
-                    c.durations.len()
-                );
-            }
-            let mut chars = Vec::with_capacity(symbols.len());
-            for symbol in &symbols {
-                let mut it = symbol.chars();
-                let (Some(ch), None) = (it.next(), it.next()) else {
-                    bail!("{}: \"{symbol}\" is not one phoneme symbol", path.display());
-                };
-                chars.push(ch);
-            }
-            // Each symbol keeps its duration; the markers and blanks the voice adds get none.
-            map.encode_with_values(&chars, &c.durations, 0.0)?
-        }
-        _ => unreachable!("read_conditioning checks that exactly one is given"),
-    };
+    let resolved = c
+        .resolve(&map)
+        .with_context(|| format!("{}", path.display()))?;
+    let (ids, durations) = (resolved.ids, resolved.durations);
     let mel = synth.mel(&ids, Some(&durations), c.pitch.as_deref(), opts)?;
     let samples = synth.vocode(&mel.mel)?;
     write(
@@ -565,8 +527,13 @@ pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let sentences = match mellow_engine::text::text_to_sentences(line, &language, &map) {
-            Ok(s) => s,
+        let sentences = match mellow_engine::text::read_text(line, &language, &map) {
+            Ok(reading) => {
+                for warning in &reading.warnings {
+                    eprintln!("warning: line {}: {warning}", n + 1);
+                }
+                reading.sentences
+            }
             // In JSON mode a bad line is reported and skipped, so a corpus run goes on.
             Err(e) if args.json => {
                 println!("{}", serde_json::json!({"line": n, "error": e.to_string()}));

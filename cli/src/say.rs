@@ -129,6 +129,9 @@ pub fn run(args: SayArgs) -> Result<()> {
                     eprintln!("error: utterance {utterance}: {message}");
                     failed = true;
                 }
+                Event::Warning { utterance, message } => {
+                    eprintln!("warning: utterance {utterance}: {message}");
+                }
                 _ => {}
             }
         }

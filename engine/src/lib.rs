@@ -4,6 +4,7 @@
 //! modules below it are the stages, each usable on its own.
 
 pub mod audio;
+pub mod conditioning;
 pub mod error;
 pub mod model;
 pub mod stream;

@@ -17,9 +17,7 @@ use crate::vocoder::vocos::Vocos;
 use crate::vocoder::{Vocoder, VocoderConfig};
 use crate::voice::{Voice, VoiceConfig};
 
-/// Longest phoneme sequence sent to the model at once; longer sentences are an error that says
-/// to add punctuation (attention cost grows with the square of the length).
-pub const MAX_PHONEME_IDS: usize = 2000;
+pub use crate::text::MAX_PHONEME_IDS;
 /// Pause inserted between sentences, in seconds.
 pub const SENTENCE_PAUSE: f32 = 0.2;
 
@@ -234,6 +232,7 @@ impl Synthesizer {
             )));
         }
         if let Some(a) = &self.acoustic {
+            check_speaker(resolved.speaker, a.config().n_spks)?;
             let objective = a.config().objective;
             let fits = match objective {
                 crate::model::config::DecoderObjective::FlowMatching => sampler.is_flow_matching(),
@@ -257,22 +256,30 @@ impl Synthesizer {
 
     /// Text → sentences with phonemes and ids.
     pub fn sentences(&self, text: &str) -> Result<Vec<Sentence>> {
-        self.acoustic()?;
-        text::text_to_sentences(text, &self.config.language, self.phoneme_map()?)
+        Ok(self.read(text)?.sentences)
     }
 
-    /// Phonemes given directly (IPA, the voice's symbols) → one sentence.
-    pub fn phoneme_sentence(&self, phonemes: &str) -> Result<Sentence> {
+    /// Text → sentences, with warnings about characters the voice could not read.
+    pub fn read(&self, text: &str) -> Result<text::TextReading> {
+        self.acoustic()?;
+        text::read_text(text, &self.config.language, self.phoneme_map()?)
+    }
+
+    /// Phonemes given directly (IPA, the voice's symbols) → one sentence, or several when it
+    /// is longer than the model takes at once (see [`text::split_long_sentence`]).
+    pub fn phoneme_sentences(&self, phonemes: &str) -> Result<Vec<Sentence>> {
         let phonemes = phonemes.split_whitespace().collect::<Vec<_>>().join(" ");
         if phonemes.is_empty() {
             return Err(Error::input("the phoneme string is empty"));
         }
-        let ids = self.phoneme_map()?.encode(&phonemes)?;
-        Ok(Sentence {
+        let map = self.phoneme_map()?;
+        let ids = map.encode(&phonemes)?;
+        let sentence = Sentence {
             text: phonemes.clone(),
             phonemes,
             ids,
-        })
+        };
+        Ok(text::split_long_sentence(sentence, map))
     }
 
     fn check_ids(&self, ids: &[i64]) -> Result<()> {
@@ -281,7 +288,7 @@ impl Synthesizer {
         }
         if ids.len() > MAX_PHONEME_IDS {
             return Err(Error::input(format!(
-                "a sentence of {} phoneme ids is longer than {MAX_PHONEME_IDS}: split it with punctuation",
+                "a sequence of {} phoneme ids is longer than the {MAX_PHONEME_IDS} the model takes at once: split it",
                 ids.len()
             )));
         }
@@ -598,6 +605,22 @@ fn shift_mel_pitch(
     let mut values = mel.flatten_all()?.to_vec1::<f32>()?;
     shift_pitch(&mut values, cfg, frames, &shifts);
     Ok(Tensor::from_vec(values, (1, bands, frames), mel.device())?)
+}
+
+/// Refuses a speaker the voice does not have, naming how many it has.
+pub fn check_speaker(speaker: usize, speakers: usize) -> Result<()> {
+    if speaker >= speakers {
+        return Err(Error::input(format!(
+            "speaker {speaker} does not exist: this voice has {speakers} speaker{} (0{})",
+            if speakers == 1 { "" } else { "s" },
+            if speakers == 1 {
+                String::new()
+            } else {
+                format!("..={}", speakers - 1)
+            }
+        )));
+    }
+    Ok(())
 }
 
 fn check_pitch(semitones: f32) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Signal processing with no model and no threads: STFT/ISTFT, log-mel, WAV files, resampling.
 
 pub mod mel;
+pub mod npy;
 pub mod output_file;
 pub mod pitch;
 pub mod resample;

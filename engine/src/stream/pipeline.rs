@@ -63,6 +63,8 @@ pub enum Event {
     Failed { utterance: u64, message: String },
     /// Everything queued before the flush has been synthesised.
     Flushed,
+    /// Part of the utterance was skipped (characters the voice cannot read); the rest speaks.
+    Warning { utterance: u64, message: String },
 }
 
 /// The control side of a running pipeline. Dropping it stops the worker.
@@ -253,7 +255,11 @@ impl Worker {
     /// Every sentence of `text` into the ring, with pauses between; `Ok(None)` when stopped.
     fn synthesize(&mut self, utterance: u64, text: &str, queued: Instant) -> Result<Option<u64>> {
         let opts = self.synth.resolve(&self.options)?;
-        let sentences = self.synth.sentences(text)?;
+        let reading = self.synth.read(text)?;
+        for message in reading.warnings {
+            report(&self.events, Event::Warning { utterance, message });
+        }
+        let sentences = reading.sentences;
         let voice_rate = self.synth.sample_rate();
         let mut sink = RingSink {
             writer: &mut self.writer,

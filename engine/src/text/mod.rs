@@ -1,6 +1,7 @@
 //! Text front end: normalise → split sentences → espeak-ng IPA with clause punctuation kept →
 //! phoneme ids by the voice's own map. Inline phonemes `[[ həlˈoʊ ]]` pass straight through.
 
+pub mod clean;
 pub mod espeak;
 pub mod normalize;
 pub mod numbers;
@@ -24,41 +25,20 @@ pub struct Sentence {
     pub ids: Vec<i64>,
 }
 
+/// Most phoneme ids the acoustic model takes at once (attention cost grows with the square of
+/// the length); longer sentences are split (see [`split_long_sentence`]).
+pub const MAX_PHONEME_IDS: usize = 2000;
+
+/// What the front end made of a text: its sentences, and warnings about what it skipped.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TextReading {
+    pub sentences: Vec<Sentence>,
+    pub warnings: Vec<String>,
+}
+
 /// Punctuation that ends a clause: phonemised clause by clause, then put back, as Piper and
 /// Matcha-TTS (phonemizer with `preserve_punctuation`) do.
 const CLAUSE_PUNCTUATION: &[char] = &[',', ';', ':', '.', '!', '?', '—', '…', '¡', '¿'];
-
-/// Refuses characters a Latin-script voice cannot read, naming the first one and where it is in
-/// the whole text; inline phonemes (`[[ ... ]]`) are not text and are skipped.
-pub fn check_script(text: &str) -> Result<()> {
-    let mut inline = false;
-    let mut prev = '\0';
-    for (index, c) in text.chars().enumerate() {
-        let opens = prev == '[' && c == '[';
-        let closes = prev == ']' && c == ']';
-        prev = if opens || closes { '\0' } else { c };
-        if opens {
-            inline = true;
-        } else if closes {
-            inline = false;
-        }
-        if inline {
-            continue;
-        }
-        let readable = c.is_ascii()
-            || matches!(c as u32, 0x00A0..=0x024F | 0x1E00..=0x1EFF | 0x2000..=0x206F)
-            || matches!(c, '€' | '£' | '°' | '−');
-        if !readable || (c.is_ascii_control() && !c.is_ascii_whitespace()) {
-            return Err(Error::input(format!(
-                "unsupported character '{}' (U+{:04X}) at position {index}: this voice reads Latin-script \
-                 text; write it out in words or give phonemes in [[ ]]",
-                c.escape_debug(),
-                c as u32
-            )));
-        }
-    }
-    Ok(())
-}
 
 enum Part<'a> {
     Text(&'a str),
@@ -160,29 +140,110 @@ pub fn sentence_phonemes(sentence: &str, language: &str, map: &PhonemeMap) -> Re
     })
 }
 
-/// The whole front end: text → sentences with phonemes and ids. Empty or blank text, text with
-/// nothing to say, and characters outside the voice's script are errors.
+/// The whole front end: text → sentences with phonemes and ids. Empty or blank text and text
+/// with nothing to say are errors; characters the voice cannot read are skipped with a warning.
 pub fn text_to_sentences(text: &str, language: &str, map: &PhonemeMap) -> Result<Vec<Sentence>> {
+    Ok(read_text(text, language, map)?.sentences)
+}
+
+/// [`text_to_sentences`] with the warnings about what was skipped.
+///
+/// ```
+/// use mellow_engine::text::{read_text, PhonemeMap};
+/// let reading = read_text("Hello 🙂 world.", "en-us", &PhonemeMap::matcha()).unwrap();
+/// assert_eq!(reading.sentences.len(), 1);
+/// assert!(reading.warnings[0].contains("U+1F642"));
+/// ```
+pub fn read_text(text: &str, language: &str, map: &PhonemeMap) -> Result<TextReading> {
     if text.trim().is_empty() {
         return Err(Error::input("the text is empty: give some words to speak"));
     }
     parts(text)?;
-    check_script(text)?;
-    let normalized = normalize(text);
+    let cleaned = clean::clean(text);
+    if cleaned.text.trim().is_empty() {
+        return Err(Error::input(format!(
+            "nothing to speak: {}",
+            cleaned.warnings.join("; ")
+        )));
+    }
+    let normalized = normalize(&cleaned.text);
     let mut sentences = Vec::new();
     for s in split_sentences(&normalized) {
         let sentence = sentence_phonemes(&s, language, map)?;
         if sentence.phonemes.chars().any(|c| c.is_alphabetic()) {
-            sentences.push(sentence);
+            sentences.extend(split_long_sentence(sentence, map));
         }
     }
     if sentences.is_empty() {
-        return Err(Error::input(format!(
-            "nothing to speak in \"{}\"",
-            text.trim()
-        )));
+        let mut message = format!("nothing to speak in \"{}\"", text.trim());
+        if !cleaned.warnings.is_empty() {
+            message = format!("{message}: {}", cleaned.warnings.join("; "));
+        }
+        return Err(Error::input(message));
     }
-    Ok(sentences)
+    Ok(TextReading {
+        sentences,
+        warnings: cleaned.warnings,
+    })
+}
+
+/// A sentence longer than [`MAX_PHONEME_IDS`] as several, split after clause punctuation where
+/// possible, else between words; shorter sentences come back whole. Each part is spoken as a
+/// sentence of its own, with the pause between sentences.
+///
+/// ```
+/// use mellow_engine::text::{split_long_sentence, PhonemeMap, Sentence, MAX_PHONEME_IDS};
+/// let map = PhonemeMap::matcha();
+/// let phonemes = vec!["hˈɛloʊ wˈɜːld,"; 150].join(" ");
+/// let (ids, _) = map.encode_lossy(&phonemes);
+/// let parts = split_long_sentence(Sentence { text: String::new(), phonemes, ids }, &map);
+/// assert!(parts.len() > 1 && parts.iter().all(|p| p.ids.len() <= MAX_PHONEME_IDS));
+/// ```
+pub fn split_long_sentence(sentence: Sentence, map: &PhonemeMap) -> Vec<Sentence> {
+    if sentence.ids.len() <= MAX_PHONEME_IDS {
+        return vec![sentence];
+    }
+    let words: Vec<&str> = sentence
+        .phonemes
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let fits = |words: &[&str]| map.encode_lossy(&words.join(" ")).0.len() <= MAX_PHONEME_IDS;
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < words.len() {
+        // The longest run of words from `start` that fits (at least one word, cut if it must).
+        let mut end = start + 1;
+        while end < words.len() && fits(&words[start..end + 1]) {
+            end += 1;
+        }
+        if end < words.len() {
+            // Prefer to end the part at the last clause punctuation inside it.
+            if let Some(k) = (start..end)
+                .rev()
+                .find(|&k| words[k].ends_with(CLAUSE_PUNCTUATION))
+            {
+                end = k + 1;
+            }
+        }
+        let mut phonemes = words[start..end].join(" ");
+        let (mut ids, _) = map.encode_lossy(&phonemes);
+        if ids.len() > MAX_PHONEME_IDS {
+            // One "word" longer than the model takes: cut it by symbols.
+            let symbols: Vec<char> = phonemes.chars().collect();
+            phonemes = symbols[..symbols.len().min(MAX_PHONEME_IDS / 2 - 2)]
+                .iter()
+                .collect();
+            ids = map.encode_lossy(&phonemes).0;
+        }
+        parts.push(Sentence {
+            text: sentence.text.clone(),
+            phonemes,
+            ids,
+        });
+        start = end;
+    }
+    parts
 }
 
 #[cfg(test)]
@@ -220,6 +281,33 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_characters_are_skipped_not_refused() {
+        let reading = read_text(
+            "Say [[ həlˈoʊ ]] 日 now\u{7}.",
+            "en-us",
+            &PhonemeMap::matcha(),
+        )
+        .unwrap();
+        assert_eq!(reading.sentences[0].phonemes, "sˈeɪ həlˈoʊ nˈaʊ.");
+        assert_eq!(reading.warnings.len(), 2, "{:?}", reading.warnings);
+    }
+
+    #[test]
+    fn a_long_sentence_is_split_at_clauses_and_every_word_is_kept() {
+        let clause = "the quick brown fox jumps over the lazy dog near the river bank";
+        let text = format!("{}.", vec![clause; 40].join(", "));
+        let sentences = phonemes(&text);
+        assert!(sentences.len() > 1, "{}", sentences.len());
+        let map = PhonemeMap::matcha();
+        for s in &sentences {
+            assert!(map.encode_lossy(s).0.len() <= MAX_PHONEME_IDS);
+            assert!(s.ends_with([',', '.']), "{s}");
+        }
+        let words: usize = sentences.iter().map(|s| s.split(' ').count()).sum();
+        assert_eq!(words, 40 * clause.split(' ').count());
+    }
+
+    #[test]
     fn bad_text_is_refused_with_a_reason() {
         for (text, needle) in [
             ("", "empty"),
@@ -227,7 +315,7 @@ mod tests {
             ("😀", "U+1F600"),
             ("日本", "U+65E5"),
             ("...", "nothing to speak"),
-            ("Say [[ həlˈoʊ ]] 日", "at position 17"),
+            ("\u{7}\u{1b}", "U+0007"),
         ] {
             let err = text_to_sentences(text, "en-us", &PhonemeMap::matcha())
                 .unwrap_err()
