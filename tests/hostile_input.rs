@@ -42,7 +42,16 @@ fn words_that_abort_espeak_ng_speak() {
         assert_ok(&o);
         assert!(dir.path().join("out.wav").is_file(), "{text}");
     }
-    let o = run(&["render", "--voice", s(&test_voice()), "--output-raw", &suffixes], None);
+    let o = run(
+        &[
+            "render",
+            "--voice",
+            s(&test_voice()),
+            "--output-raw",
+            &suffixes,
+        ],
+        None,
+    );
     assert_ok(&o);
     assert!(!o.stdout.is_empty());
 }
@@ -98,7 +107,14 @@ fn endless_input_is_refused_at_the_limit() {
     assert_fails_with(&o, "more than 200000 bytes");
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
     let o = run(
-        &["render", "--voice", s(&test_voice()), "--output-raw", "--input", "/dev/zero"],
+        &[
+            "render",
+            "--voice",
+            s(&test_voice()),
+            "--output-raw",
+            "--input",
+            "/dev/zero",
+        ],
         None,
     );
     assert_fails_with(&o, "200000");
@@ -129,7 +145,11 @@ fn conditioning_requests_beyond_the_caps_are_refused_at_once() {
     let huge = dir.path().join("huge.json");
     let ids = vec!["5"; 2000].join(",");
     let durations = vec!["1000"; 2000].join(",");
-    std::fs::write(&huge, format!(r#"{{"ids": [{ids}], "durations": [{durations}]}}"#)).unwrap();
+    std::fs::write(
+        &huge,
+        format!(r#"{{"ids": [{ids}], "durations": [{durations}]}}"#),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
     let (o, _dir) = render(&["--conditioning", s(&huge)], None);
     assert_fails_with(&o, "more than 52000");

@@ -1,11 +1,13 @@
 //! Mellow as a DAW instrument (CLAP and VST3): type phrases, play them from MIDI notes.
 //!
-//! `params.rs` holds the parameters and the saved phrase text, `renderer.rs` renders the phrases in
-//! the background whenever they or a parameter change, `player.rs` plays them on the audio thread,
-//! and `phrases.rs` says which note speaks which phrase. `process()` only reads events, copies
-//! samples and applies the gain.
+//! `params.rs` holds the parameters and the saved phrase text, `renderer.rs` is an instance's link
+//! to `engine.rs`, the one worker per process that renders every instance's phrases whenever they
+//! or a parameter change, `player.rs` plays them on the audio thread, and `phrases.rs` says which
+//! note speaks which phrase. `process()` only reads events, copies samples and applies the gain;
+//! in an offline bounce it may also wait for the phrases (see [`MAX_OFFLINE_WAIT`]).
 
 pub mod editor;
+pub mod engine;
 pub mod params;
 pub mod phrases;
 pub mod player;
@@ -14,6 +16,7 @@ pub mod renderer;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nice_plug::prelude::*;
 
@@ -23,6 +26,9 @@ use renderer::Renderer;
 
 /// Banks in flight between the renderer and the audio thread.
 const BANK_QUEUE: usize = 8;
+/// Longest an offline bounce waits in `process()` for the phrases of the current settings; past
+/// it the bounce goes on with what is ready (a voice that fails to load never holds a host).
+pub const MAX_OFFLINE_WAIT: Duration = Duration::from_secs(120);
 
 pub struct MellowInstrument {
     params: Arc<MellowParams>,
@@ -32,6 +38,8 @@ pub struct MellowInstrument {
     renderer: Renderer,
     /// Mono mix of the voices for one block, sized at activation.
     mix: Vec<f32>,
+    /// The host renders offline (a bounce or export): `process()` waits for the phrases.
+    offline: bool,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
@@ -41,9 +49,10 @@ impl Default for MellowInstrument {
         let sample_rate = Arc::new(AtomicU32::new(0));
         let (to_audio, incoming) = rtrb::RingBuffer::new(BANK_QUEUE);
         let (retired, from_audio) = rtrb::RingBuffer::new(BANK_QUEUE);
+        // Nothing starts here: a host that only scans the plugin costs no thread and no model.
         let renderer = {
             let (params, sample_rate) = (params.clone(), sample_rate.clone());
-            Renderer::start(
+            Renderer::new(
                 move || params.render_settings(sample_rate.load(Ordering::Acquire)),
                 to_audio,
                 from_audio,
@@ -55,6 +64,7 @@ impl Default for MellowInstrument {
             player: Player::new(incoming, retired),
             renderer,
             mix: Vec::new(),
+            offline: false,
             editor_state: editor::default_state(),
         }
     }
@@ -64,6 +74,22 @@ impl MellowInstrument {
     /// The renderer's progress, for the editor and tests.
     pub fn render_status(&self) -> &Arc<renderer::RenderStatus> {
         self.renderer.status()
+    }
+
+    /// Offline only: waits until the phrases of the current settings are rendered and taken, so a
+    /// bounce plays every note as a warmed-up live session would, however fast the host runs.
+    fn wait_for_phrases(&mut self) {
+        let status = self.renderer.status().clone();
+        let started = Instant::now();
+        loop {
+            // Read before taking: a bank published before the flag was set is taken below.
+            let done = status.up_to_date.load(Ordering::Acquire);
+            self.player.take_new_bank();
+            if done || started.elapsed() > MAX_OFFLINE_WAIT {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
@@ -116,10 +142,18 @@ impl Plugin for MellowInstrument {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         let rate = buffer_config.sample_rate;
-        self.sample_rate
-            .store(rate.round() as u32, Ordering::Release);
+        let previous = self.sample_rate.swap(rate.round() as u32, Ordering::AcqRel);
         self.player.set_sample_rate(rate);
         self.mix = vec![0.0; buffer_config.max_buffer_size as usize];
+        self.offline = buffer_config.process_mode == ProcessMode::Offline;
+        if previous != rate.round() as u32 {
+            self.renderer.settings_changed();
+        }
+        // Rendering starts as early as the host allows: now, with the rate known.
+        if let Err(e) = self.renderer.connect() {
+            nice_error!("{e}");
+            return false;
+        }
         true
     }
 
@@ -134,7 +168,11 @@ impl Plugin for MellowInstrument {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        self.player.take_new_bank();
+        if self.offline {
+            self.wait_for_phrases();
+        } else {
+            self.player.take_new_bank();
+        }
         let samples = buffer.samples().min(self.mix.len());
         let mut next_event = context.next_event();
         let mut start = 0;

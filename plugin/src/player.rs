@@ -8,6 +8,10 @@ use crate::phrases::{NoteMapping, PhraseSelector};
 pub const MAX_VOICES: usize = 16;
 /// Fade-out after a note-off, so a phrase cut short does not click.
 pub const RELEASE_SECONDS: f32 = 0.03;
+/// Fade-in of a note that starts late because its phrase was still rendering when it was played.
+pub const LATE_FADE_IN_SECONDS: f32 = 0.01;
+/// Notes remembered while the phrases render (live); more drop the oldest.
+pub const MAX_PENDING: usize = 16;
 
 /// Every phrase rendered at the host's rate, as the audio thread plays them.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,12 +43,25 @@ struct Voice {
     level: f32,
     /// Samples left of the release fade, once the note is off.
     release_left: Option<u32>,
+    /// Samples left of the fade-in of a note that starts late (0: none).
+    fade_in_left: u32,
     /// Notes started since the player began: the oldest voice is stolen first.
     started: u64,
 }
 
+/// A note played before its phrase was ready: it starts, late and faded in, when the bank comes.
+#[derive(Debug, Clone, Copy)]
+struct PendingNote {
+    key: u8,
+    velocity: f32,
+}
+
 pub struct Player {
     bank: Option<Box<PhraseBank>>,
+    /// The host's rate: a bank rendered at another rate is never played.
+    host_rate: u32,
+    pending: [Option<PendingNote>; MAX_PENDING],
+    fade_in_samples: u32,
     incoming: rtrb::Consumer<Box<PhraseBank>>,
     retired: rtrb::Producer<Box<PhraseBank>>,
     voices: [Voice; MAX_VOICES],
@@ -60,6 +77,9 @@ impl Player {
     ) -> Self {
         Self {
             bank: None,
+            host_rate: 0,
+            pending: [None; MAX_PENDING],
+            fade_in_samples: (44_100.0 * LATE_FADE_IN_SECONDS) as u32,
             incoming,
             retired,
             voices: [Voice::default(); MAX_VOICES],
@@ -69,8 +89,30 @@ impl Player {
         }
     }
 
+    /// The host's rate (at activation, never on the audio thread): a bank made for another rate
+    /// goes back to be freed and the notes wait for one made for this rate.
     pub fn set_sample_rate(&mut self, rate: f32) {
         self.release_samples = (rate * RELEASE_SECONDS).max(1.0) as u32;
+        self.fade_in_samples = (rate * LATE_FADE_IN_SECONDS).max(1.0) as u32;
+        self.host_rate = rate.round() as u32;
+        if self
+            .bank
+            .as_ref()
+            .is_some_and(|b| b.sample_rate != self.host_rate)
+        {
+            self.stop_all();
+            if let Some(old) = self.bank.take() {
+                self.retire(old);
+            }
+        }
+    }
+
+    /// Sends a bank back to be freed off the audio thread.
+    fn retire(&mut self, bank: Box<PhraseBank>) {
+        // Room is checked before taking a bank; a failed push hands the bank back, never drops it.
+        if let Err(rtrb::PushError::Full(bank)) = self.retired.push(bank) {
+            std::mem::forget(bank);
+        }
     }
 
     /// Takes the newest bank from the renderer, if one came; the one it replaces goes back to be
@@ -79,17 +121,21 @@ impl Player {
     pub fn take_new_bank(&mut self) {
         while self.retired.slots() > 0 {
             let Ok(bank) = self.incoming.pop() else {
-                return;
+                break;
             };
+            if bank.sample_rate != self.host_rate {
+                self.retire(bank);
+                continue;
+            }
             if bank.mapping != self.bank.as_ref().map_or(bank.mapping, |b| b.mapping) {
                 self.selector.restart();
             }
             if let Some(old) = self.bank.replace(bank) {
-                // Room was checked above; a failed push would hand the bank back, never drop it.
-                if let Err(rtrb::PushError::Full(old)) = self.retired.push(old) {
-                    std::mem::forget(old);
-                }
+                self.retire(old);
             }
+        }
+        if self.bank.is_some() {
+            self.start_pending();
         }
     }
 
@@ -97,8 +143,42 @@ impl Player {
         self.bank.is_some()
     }
 
-    /// Starts the phrase `key` selects, at `velocity` (0..1).
+    /// Notes are waiting for their phrases.
+    pub fn has_pending(&self) -> bool {
+        self.pending.iter().any(Option::is_some)
+    }
+
+    /// Starts the notes played while there was no bank, late, each with a short fade-in.
+    fn start_pending(&mut self) {
+        for i in 0..MAX_PENDING {
+            if let Some(note) = self.pending[i].take() {
+                self.start(note.key, note.velocity, self.fade_in_samples);
+            }
+        }
+    }
+
+    /// Starts the phrase `key` selects, at `velocity` (0..1). Before the first bank has come (the
+    /// phrases are still rendering) the note waits and starts as soon as it comes.
     pub fn note_on(&mut self, key: u8, velocity: f32) {
+        if self.bank.is_none() {
+            // A key played again while it waits still makes one note.
+            let slot = self
+                .pending
+                .iter()
+                .position(|p| p.is_some_and(|n| n.key == key))
+                .or_else(|| self.pending.iter().position(Option::is_none))
+                .unwrap_or_else(|| {
+                    // Full: the oldest waiting note gives way.
+                    self.pending.rotate_left(1);
+                    MAX_PENDING - 1
+                });
+            self.pending[slot] = Some(PendingNote { key, velocity });
+            return;
+        }
+        self.start(key, velocity, 0);
+    }
+
+    fn start(&mut self, key: u8, velocity: f32, fade_in: u32) {
         let Some(bank) = &self.bank else {
             return;
         };
@@ -126,20 +206,32 @@ impl Player {
             position: 0,
             level: velocity.clamp(0.0, 1.0),
             release_left: None,
+            fade_in_left: fade_in,
             started: self.notes_started,
         };
     }
 
-    /// Fades out the notes of `key`.
+    /// Fades out the notes of `key` (a note still waiting for its phrase is forgotten).
     pub fn note_off(&mut self, key: u8) {
+        self.forget_pending(Some(key));
         let release = self.release_samples;
         for v in self.voices.iter_mut().filter(|v| v.active && v.key == key) {
             v.release_left.get_or_insert(release);
         }
     }
 
+    /// Forgets waiting notes of `key`, or all of them.
+    fn forget_pending(&mut self, key: Option<u8>) {
+        for slot in &mut self.pending {
+            if slot.is_some_and(|n| key.is_none_or(|k| n.key == k)) {
+                *slot = None;
+            }
+        }
+    }
+
     /// Fades out every note.
     pub fn release_all(&mut self) {
+        self.forget_pending(None);
         let release = self.release_samples;
         for v in self.voices.iter_mut().filter(|v| v.active) {
             v.release_left.get_or_insert(release);
@@ -148,19 +240,21 @@ impl Player {
 
     /// Silences the notes of `key` at once.
     pub fn choke(&mut self, key: u8) {
+        self.forget_pending(Some(key));
         for v in self.voices.iter_mut().filter(|v| v.key == key) {
             v.active = false;
         }
     }
 
     pub fn stop_all(&mut self) {
+        self.forget_pending(None);
         for v in &mut self.voices {
             v.active = false;
         }
     }
 
     pub fn is_silent(&self) -> bool {
-        !self.voices.iter().any(|v| v.active)
+        !self.voices.iter().any(|v| v.active) && !self.has_pending()
     }
 
     /// Adds the sounding voices into `out` (mono).
@@ -169,6 +263,7 @@ impl Player {
             return;
         };
         let release = self.release_samples.max(1) as f32;
+        let fade_in = self.fade_in_samples.max(1) as f32;
         for v in self.voices.iter_mut().filter(|v| v.active) {
             let Some(samples) = bank.samples(v.line, v.semitones) else {
                 v.active = false;
@@ -179,7 +274,11 @@ impl Player {
                     v.active = false;
                     break;
                 }
-                let envelope = v.release_left.map_or(1.0, |left| left as f32 / release);
+                let mut envelope = v.release_left.map_or(1.0, |left| left as f32 / release);
+                if v.fade_in_left > 0 {
+                    envelope *= 1.0 - v.fade_in_left as f32 / fade_in;
+                    v.fade_in_left -= 1;
+                }
                 *slot += samples[v.position] * v.level * envelope;
                 v.position += 1;
                 if let Some(left) = &mut v.release_left {
@@ -289,15 +388,62 @@ mod tests {
     }
 
     #[test]
-    fn notes_without_a_line_or_a_bank_are_silent() {
-        let (incoming_tx, incoming) = rtrb::RingBuffer::<Box<PhraseBank>>::new(1);
-        let (retired, _rx) = rtrb::RingBuffer::new(1);
-        drop(incoming_tx);
-        let mut p = Player::new(incoming, retired);
-        p.note_on(60, 1.0);
-        assert!(p.is_silent());
+    fn notes_without_a_line_are_silent() {
         let (mut p, _, _) = player_with(bank(NoteMapping::KeyPerLine));
         p.note_on(90, 1.0);
         assert!(p.is_silent());
+    }
+
+    #[test]
+    fn a_note_before_the_bank_starts_late_with_a_fade_in() {
+        let (mut to_audio, incoming) = rtrb::RingBuffer::new(4);
+        let (retired, _from_audio) = rtrb::RingBuffer::new(4);
+        let mut p = Player::new(incoming, retired);
+        p.set_sample_rate(1000.0);
+        p.note_on(60, 1.0);
+        p.note_on(61, 1.0);
+        p.note_off(61);
+        assert!(p.has_pending() && !p.is_silent());
+        let mut out = vec![0.0; 5];
+        p.render(&mut out);
+        assert!(out.iter().all(|&s| s == 0.0));
+        to_audio
+            .push(Box::new(bank(NoteMapping::KeyPerLine)))
+            .unwrap();
+        p.take_new_bank();
+        assert!(!p.has_pending());
+        let mut out = vec![0.0; 20];
+        p.render(&mut out);
+        // 10 ms at 1 kHz: rising to the line's level, then the line as it is; the released
+        // note 61 never sounds.
+        assert_eq!(out[0], 0.0);
+        assert!(out[..10].windows(2).all(|w| w[1] > w[0]));
+        assert!(out[10..].iter().all(|&s| s == 0.5));
+    }
+
+    #[test]
+    fn a_bank_made_for_another_rate_is_never_played() {
+        let (mut p, mut to_audio, mut from_audio) = player_with(bank(NoteMapping::KeyPerLine));
+        // The host moves to 2 kHz: the 1 kHz bank goes back, notes wait for a 2 kHz one.
+        p.set_sample_rate(2000.0);
+        assert!(!p.has_bank());
+        assert!(from_audio.pop().is_ok());
+        to_audio
+            .push(Box::new(bank(NoteMapping::KeyPerLine)))
+            .unwrap();
+        p.take_new_bank();
+        assert!(!p.has_bank(), "a 1 kHz bank was taken at 2 kHz");
+        assert!(from_audio.pop().is_ok());
+        p.note_on(60, 1.0);
+        let mut out = vec![0.0; 4];
+        p.render(&mut out);
+        assert!(out.iter().all(|&s| s == 0.0));
+        let mut right = bank(NoteMapping::KeyPerLine);
+        right.sample_rate = 2000;
+        to_audio.push(Box::new(right)).unwrap();
+        p.take_new_bank();
+        assert!(p.has_bank());
+        p.render(&mut out);
+        assert!(out.iter().any(|&s| s != 0.0));
     }
 }

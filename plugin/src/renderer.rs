@@ -1,16 +1,13 @@
-//! The background half: a thread that renders every phrase with the engine whenever the text, a
-//! synthesis parameter or the host's rate changes, and hands the audio thread a new phrase bank.
-//! Notes therefore play at once, with no synthesis in `process()`.
+//! An instance's side of rendering: what its phrases are rendered from, what it is told back, and
+//! its registration with the process-wide engine (`engine.rs`), which renders every phrase
+//! whenever the text, a synthesis parameter or the host's rate changes and hands the audio thread
+//! a new phrase bank. Notes therefore play with no synthesis in `process()`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
-use mellow_engine::voice::embedded::default_voice;
-use mellow_engine::{SynthesisOptions, Synthesizer, Voice};
-
-use crate::phrases::{phrase_lines, NoteMapping, PITCH_RANGE};
+use crate::engine::{Client, Handoff, SharedEngine};
+use crate::phrases::NoteMapping;
 use crate::player::PhraseBank;
 
 /// What the phrases are rendered from; a change starts a new render.
@@ -33,11 +30,12 @@ pub struct RenderStatus {
     /// Banks handed to the audio thread so far.
     pub published: AtomicU64,
     pub busy: AtomicBool,
+    /// The last bank published was rendered from the current settings, complete.
+    pub up_to_date: AtomicBool,
     /// The last line that could not be spoken, and why.
     pub error: Mutex<Option<String>>,
     /// Each line's peak envelope at its own pitch, for the editor's waveform.
     previews: Mutex<Vec<Vec<f32>>>,
-    shutdown: AtomicBool,
 }
 
 /// Points in a preview envelope.
@@ -56,7 +54,11 @@ impl RenderStatus {
         self.error.lock().ok()?.clone()
     }
 
-    fn set_previews(&self, bank: &PhraseBank) {
+    pub(crate) fn set_error(&self, error: Option<String>) {
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    pub(crate) fn set_previews(&self, bank: &PhraseBank) {
         let previews = bank
             .lines
             .iter()
@@ -87,196 +89,68 @@ fn peaks(samples: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// Pitch offsets in the order they are rendered under pitch follow: the root first, then outward,
-/// and the bank is handed over after these many offsets, so near notes are ready first.
-const PITCH_ORDER_READY_AFTER: [usize; 5] = [1, 3, 7, 13, 25];
-
-fn pitch_order() -> Vec<i32> {
-    let mut order = vec![0];
-    for d in 1..=PITCH_RANGE {
-        order.push(d);
-        order.push(-d);
-    }
-    order
-}
-
+/// An instance's registration with the shared engine. Nothing runs until [`Renderer::connect`]
+/// (at activation); dropping it cancels the instance's render and returns at once (the engine
+/// itself ends with the last instance).
 pub struct Renderer {
-    status: Arc<RenderStatus>,
-    thread: Option<JoinHandle<()>>,
+    client: Arc<Client>,
+    engine: Option<Arc<SharedEngine>>,
 }
 
 impl Renderer {
-    /// Starts rendering; `settings` is polled for changes.
-    pub fn start(
-        settings: impl Fn() -> RenderSettings + Send + 'static,
+    /// An idle renderer for the settings `settings` reads, publishing into `to_audio`.
+    pub fn new(
+        settings: impl Fn() -> RenderSettings + Send + Sync + 'static,
         to_audio: rtrb::Producer<Box<PhraseBank>>,
         retired: rtrb::Consumer<Box<PhraseBank>>,
     ) -> Renderer {
-        let status = Arc::new(RenderStatus::default());
-        let shared = status.clone();
-        let thread = std::thread::Builder::new()
-            .name("mellow-phrase-renderer".into())
-            .spawn(move || {
-                let mut handoff = Handoff { to_audio, retired };
-                let mut synth: Option<(String, Synthesizer)> = None;
-                let mut last: Option<RenderSettings> = None;
-                while !shared.shutdown.load(Ordering::Acquire) {
-                    handoff.free_retired();
-                    let wanted = settings();
-                    if wanted.sample_rate > 0 && last.as_ref() != Some(&wanted) {
-                        shared.busy.store(true, Ordering::Release);
-                        let done = render(&wanted, &mut synth, &settings, &shared, &mut handoff);
-                        shared.busy.store(false, Ordering::Release);
-                        if done {
-                            last = Some(wanted);
-                        }
-                        continue;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            })
-            .expect("a thread for the phrase renderer");
         Renderer {
-            status,
-            thread: Some(thread),
+            client: Arc::new(Client {
+                id: SharedEngine::next_client_id(),
+                settings: Box::new(settings),
+                status: Arc::new(RenderStatus::default()),
+                handoff: Mutex::new(Handoff::new(to_audio, retired)),
+                removed: AtomicBool::new(false),
+            }),
+            engine: None,
+        }
+    }
+
+    /// Joins the shared engine (starting it if this is the first active instance) and asks for
+    /// a render of the current settings.
+    pub fn connect(&mut self) -> Result<(), String> {
+        match &self.engine {
+            Some(engine) => engine.wake(),
+            None => {
+                let engine = SharedEngine::acquire()?;
+                engine.register(self.client.clone());
+                self.engine = Some(engine);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the engine the settings changed (text from the editor, a loaded state).
+    pub fn settings_changed(&self) {
+        self.client
+            .status
+            .up_to_date
+            .store(false, Ordering::Release);
+        if let Some(engine) = &self.engine {
+            engine.wake();
         }
     }
 
     pub fn status(&self) -> &Arc<RenderStatus> {
-        &self.status
+        &self.client.status
     }
 }
 
 impl Drop for Renderer {
     fn drop(&mut self) {
-        self.status.shutdown.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Renders every line of `s` and publishes banks as pitch offsets become ready. Returns false
-/// when the settings changed midway (the caller starts over) or the renderer is shutting down.
-fn render(
-    s: &RenderSettings,
-    synth: &mut Option<(String, Synthesizer)>,
-    current: &impl Fn() -> RenderSettings,
-    status: &RenderStatus,
-    handoff: &mut Handoff,
-) -> bool {
-    if synth.as_ref().is_none_or(|(path, _)| *path != s.voice) {
-        *synth = None;
-        match load(&s.voice) {
-            Ok(loaded) => *synth = Some((s.voice.clone(), loaded)),
-            Err(e) => {
-                set_error(status, format!("voice: {e}"));
-                return true;
-            }
-        }
-    }
-    let (_, synth) = synth.as_mut().expect("loaded above");
-    let lines = phrase_lines(&s.text);
-    let offsets = match s.mapping {
-        NoteMapping::KeyPerLine => vec![0],
-        NoteMapping::PitchFollow { .. } => pitch_order(),
-    };
-    let mut bank = PhraseBank {
-        sample_rate: s.sample_rate,
-        mapping: s.mapping,
-        lines: vec![Vec::new(); lines.len()],
-    };
-    let mut error = None;
-    for (done, &semitones) in offsets.iter().enumerate() {
-        for (i, line) in lines.iter().enumerate() {
-            if status.shutdown.load(Ordering::Acquire) || current() != *s {
-                return false;
-            }
-            match speak(synth, line, s, semitones) {
-                Ok(samples) => bank.lines[i].push((semitones, samples)),
-                Err(e) => error = Some(format!("line {}: {e}", i + 1)),
-            }
-        }
-        if done == 0 {
-            status.set_previews(&bank);
-        }
-        let ready = PITCH_ORDER_READY_AFTER.contains(&(done + 1)) || done + 1 == offsets.len();
-        if ready && !handoff.publish(Box::new(bank.clone()), status) {
-            return false;
-        }
-    }
-    *status.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
-    true
-}
-
-/// The voice file at `path`, or the built-in voice when it is empty.
-fn load(path: &str) -> Result<Synthesizer, String> {
-    let voice = if path.trim().is_empty() {
-        default_voice()
-            .ok_or("this build has no built-in voice")?
-            .map_err(|e| e.to_string())?
-    } else {
-        Voice::load(std::path::Path::new(path.trim())).map_err(|e| e.to_string())?
-    };
-    Synthesizer::new(&voice, None).map_err(|e| e.to_string())
-}
-
-/// One line at `semitones` from its own pitch, at the host's rate. The engine moves the pitch like
-/// a tape played faster or slower without the speed change (it speaks the line slower by the pitch
-/// ratio, then plays it that much faster): the length stays, the fundamental and formants move.
-fn speak(
-    synth: &mut Synthesizer,
-    line: &str,
-    s: &RenderSettings,
-    semitones: i32,
-) -> Result<Vec<f32>, String> {
-    let options = SynthesisOptions {
-        steps: Some(s.steps),
-        temperature: Some(s.temperature as f64),
-        rate: Some(s.rate),
-        pitch: semitones as f32,
-        ..Default::default()
-    };
-    let (audio, _) = synth.speak(line, &options).map_err(|e| e.to_string())?;
-    Ok(audio
-        .resampled(s.sample_rate)
-        .map_err(|e| e.to_string())?
-        .samples)
-}
-
-fn set_error(status: &RenderStatus, message: String) {
-    *status.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
-}
-
-/// The two queues to and from the audio thread.
-struct Handoff {
-    to_audio: rtrb::Producer<Box<PhraseBank>>,
-    retired: rtrb::Consumer<Box<PhraseBank>>,
-}
-
-impl Handoff {
-    /// Frees the banks the audio thread let go of (it never frees memory itself).
-    fn free_retired(&mut self) {
-        while self.retired.pop().is_ok() {}
-    }
-
-    /// Hands `bank` to the audio thread, waiting while its queue is full.
-    fn publish(&mut self, mut bank: Box<PhraseBank>, status: &RenderStatus) -> bool {
-        loop {
-            self.free_retired();
-            match self.to_audio.push(bank) {
-                Ok(()) => {
-                    status.published.fetch_add(1, Ordering::AcqRel);
-                    return true;
-                }
-                Err(rtrb::PushError::Full(back)) => {
-                    if status.shutdown.load(Ordering::Acquire) {
-                        return false;
-                    }
-                    bank = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
+        self.client.removed.store(true, Ordering::Release);
+        if let Some(engine) = self.engine.take() {
+            engine.unregister(self.client.id);
         }
     }
 }
@@ -284,6 +158,8 @@ impl Handoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{load, speak};
+    use mellow_engine::SynthesisOptions;
 
     /// Median F0 of the voiced frames (YIN, 40–500 Hz: the voice speaks near 85 Hz).
     /// F0 every 10 ms by YIN (cumulative mean normalised difference), `None` where unvoiced.
@@ -349,9 +225,14 @@ mod tests {
             sample_rate: 22_050,
         };
         let line = "Hello from Mellow, this is a pitch test.";
-        let root = speak(&mut synth, line, &settings, 0).unwrap();
+        let never = || false;
+        let root = speak(&mut synth, line, &settings, 0, &never)
+            .unwrap()
+            .unwrap();
         for semitones in [-4, 5, 12] {
-            let moved = speak(&mut synth, line, &settings, semitones).unwrap();
+            let moved = speak(&mut synth, line, &settings, semitones, &never)
+                .unwrap()
+                .unwrap();
             let measured = pitch_shift(&root, &moved, 22_050);
             let length = moved.len() as f32 / root.len() as f32;
             println!("{semitones:+} semitones: measured {measured:+.2}, length ×{length:.3}");
@@ -366,7 +247,8 @@ mod tests {
 
 #[cfg(test)]
 mod voice_tests {
-    use super::*;
+    use crate::engine::load;
+    use mellow_engine::SynthesisOptions;
 
     #[test]
     fn a_voice_file_is_loaded_by_path_and_a_missing_one_is_a_clear_error() {

@@ -5,109 +5,16 @@
 //! `assert_process_allocs` (enabled for the tests) fails any allocation in `process()`.
 
 use std::ffi::CStr;
-use std::time::{Duration, Instant};
 
 use clack_extensions::state::PluginState;
-use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent};
 use clack_host::events::Match;
 use clack_host::prelude::*;
 
 mod common;
-use common::{audio_config, entry, instance, TestHost};
-
-/// An input port type for a plugin without inputs.
-type NoInput<'a> = AudioPortBuffer<[InputChannel<'a, f32>; 0], [InputChannel<'a, f64>; 0]>;
-
-/// A host-side audio setup: stereo output buffers for up to `max` frames.
-struct Audio {
-    out: [Vec<f32>; 2],
-    inputs: AudioPorts,
-    outputs: AudioPorts,
-    events: EventBuffer,
-    out_events: EventBuffer,
-}
-
-impl Audio {
-    fn new(max: usize) -> Self {
-        Self {
-            out: [vec![0.0; max], vec![0.0; max]],
-            inputs: AudioPorts::with_capacity(0, 0),
-            outputs: AudioPorts::with_capacity(2, 1),
-            events: EventBuffer::new(),
-            out_events: EventBuffer::new(),
-        }
-    }
-
-    /// One block of `frames` with the events in `self.events`; returns the status and whether the
-    /// output was finite.
-    fn process(
-        &mut self,
-        processor: &mut StartedPluginAudioProcessor<TestHost>,
-        frames: usize,
-    ) -> ProcessStatus {
-        let no_inputs: [NoInput; 0] = [];
-        let input_audio = self.inputs.with_input_buffers(no_inputs);
-        let mut output_audio = self.outputs.with_output_buffers([AudioPortBuffer {
-            latency: 0,
-            channels: AudioPortBufferType::f32_output_only(
-                self.out.iter_mut().map(|b| &mut b[..frames]),
-            ),
-        }]);
-        let input_events = InputEvents::from_buffer(&self.events);
-        let mut output_events = OutputEvents::from_buffer(&mut self.out_events);
-        let status = processor
-            .process(
-                &input_audio,
-                &mut output_audio,
-                &input_events,
-                &mut output_events,
-                None,
-                None,
-            )
-            .expect("process succeeds");
-        self.events.clear();
-        self.out_events.clear();
-        status
-    }
-
-    fn block(&self, frames: usize) -> impl Iterator<Item = f32> + '_ {
-        self.out
-            .iter()
-            .flat_map(move |c| c[..frames].iter().copied())
-    }
-}
-
-fn note_on(key: u16, time: u32) -> NoteOnEvent {
-    NoteOnEvent::new(time, Pckn::new(0u16, 0u16, key, Match::All), 0.8)
-}
-
-fn note_off(key: impl Into<Match<u16>>, time: u32) -> NoteOffEvent {
-    NoteOffEvent::new(time, Pckn::new(0u16, 0u16, key, Match::All), 0.0)
-}
-
-/// Processes silent blocks until the phrases are rendered and a note sounds, or gives up.
-fn play_until_sound(
-    audio: &mut Audio,
-    processor: &mut StartedPluginAudioProcessor<TestHost>,
-    key: u16,
-    frames: usize,
-) -> Vec<f32> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        audio.events.push(&note_on(key, 0));
-        let mut heard = Vec::new();
-        for _ in 0..8 {
-            audio.process(processor, frames);
-            heard.extend(audio.block(frames));
-        }
-        assert!(heard.iter().all(|s| s.is_finite()), "non-finite audio");
-        if heard.iter().any(|s| s.abs() > 1e-3) {
-            return heard;
-        }
-        assert!(Instant::now() < deadline, "no note ever sounded");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::{
+    audio_config, entry, first_sound, instance, note_off, note_on, play_until_sound, Audio,
+    TestHost,
+};
 
 #[test]
 fn the_descriptor_names_an_instrument() {

@@ -1,0 +1,394 @@
+//! One engine per process: a single worker thread renders the phrases of every plugin instance,
+//! with one loaded copy of each voice between them. It starts when the first instance activates
+//! (a host that only scans starts nothing), sleeps on its message queue while no instance is
+//! active, and ends, freeing the models, when the last instance goes.
+//!
+//! Settings that change through host automation arrive on the audio thread, which may not send
+//! messages (a wake-up is a system call), so while instances are registered the worker also looks
+//! at their settings every [`SETTINGS_TICK`]. Cancellation is checked between the audio chunks the
+//! engine makes, so a removed instance or changed text stops its render within one chunk.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use mellow_engine::audio::resample::StreamResampler;
+use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::{SynthesisOptions, Synthesizer, Voice};
+
+use crate::phrases::{phrase_lines, NoteMapping, PITCH_RANGE};
+use crate::player::PhraseBank;
+use crate::renderer::{RenderSettings, RenderStatus};
+
+/// How often registered instances' settings are compared with what was rendered.
+pub const SETTINGS_TICK: Duration = Duration::from_millis(20);
+
+/// What the worker needs of one instance.
+pub struct Client {
+    pub id: u64,
+    pub settings: Box<dyn Fn() -> RenderSettings + Send + Sync>,
+    pub status: Arc<RenderStatus>,
+    pub handoff: Mutex<Handoff>,
+    /// Set when the instance goes away: its render stops at the next chunk.
+    pub removed: AtomicBool,
+}
+
+enum Message {
+    Register(Arc<Client>),
+    Unregister(u64),
+    /// Something changed (text from the editor, a state load, an activation): look now.
+    Wake,
+}
+
+/// A handle on the process-wide worker; the worker ends when the last handle is dropped.
+pub struct SharedEngine {
+    messages: Sender<Message>,
+    shutdown: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+static ENGINE: Mutex<Weak<SharedEngine>> = Mutex::new(Weak::new());
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
+
+impl SharedEngine {
+    /// The running engine, or a new one (its thread started now).
+    pub fn acquire() -> Result<Arc<SharedEngine>, String> {
+        let mut slot = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(engine) = slot.upgrade() {
+            return Ok(engine);
+        }
+        let (messages, inbox) = crossbeam_channel::unbounded();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let stop = shutdown.clone();
+        let thread = std::thread::Builder::new()
+            .name("mellow-engine".into())
+            .spawn(move || Worker::new(inbox, stop).run())
+            .map_err(|e| format!("cannot start the engine thread: {e}"))?;
+        let engine = Arc::new(SharedEngine {
+            messages,
+            shutdown,
+            thread: Some(thread),
+        });
+        *slot = Arc::downgrade(&engine);
+        Ok(engine)
+    }
+
+    /// A fresh client id.
+    pub fn next_client_id() -> u64 {
+        NEXT_CLIENT.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn register(&self, client: Arc<Client>) {
+        let _ = self.messages.send(Message::Register(client));
+    }
+
+    pub fn unregister(&self, id: u64) {
+        let _ = self.messages.send(Message::Unregister(id));
+    }
+
+    pub fn wake(&self) {
+        let _ = self.messages.send(Message::Wake);
+    }
+}
+
+impl Drop for SharedEngine {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::Release);
+        let _ = self.messages.send(Message::Wake);
+        // The worker stops within one chunk; joining keeps its code from outliving the library.
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Worker {
+    inbox: Receiver<Message>,
+    shutdown: Arc<AtomicBool>,
+    clients: Vec<Arc<Client>>,
+    rendered: HashMap<u64, RenderSettings>,
+    /// One synthesizer per voice in use, shared by every instance that speaks with it.
+    voices: HashMap<String, Synthesizer>,
+}
+
+impl Worker {
+    fn new(inbox: Receiver<Message>, shutdown: Arc<AtomicBool>) -> Self {
+        Self {
+            inbox,
+            shutdown,
+            clients: Vec::new(),
+            rendered: HashMap::new(),
+            voices: HashMap::new(),
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            // Asleep on the queue while nothing is registered; a tick while something is.
+            let first = if self.clients.is_empty() {
+                self.inbox.recv().ok()
+            } else {
+                match self.inbox.recv_timeout(SETTINGS_TICK) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            };
+            let messages: Vec<Message> = first.into_iter().chain(self.inbox.try_iter()).collect();
+            for message in messages {
+                self.handle(message);
+            }
+            if self.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+            self.render_pending();
+        }
+    }
+
+    fn handle(&mut self, message: Message) {
+        match message {
+            Message::Register(client) => {
+                client.status.up_to_date.store(false, Ordering::Release);
+                self.clients.retain(|c| c.id != client.id);
+                self.clients.push(client);
+            }
+            Message::Unregister(id) => {
+                self.clients.retain(|c| c.id != id);
+                self.rendered.remove(&id);
+                // Voices nobody speaks with any more are freed.
+                let in_use: Vec<String> = self
+                    .clients
+                    .iter()
+                    .filter_map(|c| self.rendered.get(&c.id).map(|s| s.voice.clone()))
+                    .collect();
+                self.voices.retain(|voice, _| in_use.contains(voice));
+            }
+            Message::Wake => {}
+        }
+    }
+
+    /// Renders every client whose settings differ from what it was last given.
+    fn render_pending(&mut self) {
+        for client in self.clients.clone() {
+            // Gone, its unregistration still in the queue: nothing more for it.
+            if client.removed.load(Ordering::Acquire) || self.shutdown.load(Ordering::Acquire) {
+                continue;
+            }
+            let delivered = match client.handoff.lock() {
+                Ok(mut handoff) => handoff.deliver(&client.status),
+                Err(_) => false,
+            };
+            let wanted = (client.settings)();
+            if wanted.sample_rate == 0 {
+                continue;
+            }
+            if self.rendered.get(&client.id) == Some(&wanted) {
+                // Rendered already (an activation at the same rate asked again, or the last bank
+                // has just reached a queue that was full).
+                client.status.up_to_date.store(delivered, Ordering::Release);
+                continue;
+            }
+            client.status.up_to_date.store(false, Ordering::Release);
+            client.status.busy.store(true, Ordering::Release);
+            let done = self.render(&client, &wanted);
+            client.status.busy.store(false, Ordering::Release);
+            if done {
+                self.rendered.insert(client.id, wanted);
+                let delivered = client
+                    .handoff
+                    .lock()
+                    .map(|mut h| h.deliver(&client.status))
+                    .unwrap_or(false);
+                client.status.up_to_date.store(delivered, Ordering::Release);
+            }
+        }
+    }
+
+    /// Renders every line of `s` for `client`, publishing banks as pitch offsets become ready.
+    /// Returns false when it was cancelled (settings changed, instance removed, shutdown).
+    fn render(&mut self, client: &Client, s: &RenderSettings) -> bool {
+        let shutdown = self.shutdown.clone();
+        let cancelled = || {
+            shutdown.load(Ordering::Acquire)
+                || client.removed.load(Ordering::Acquire)
+                || (client.settings)() != *s
+        };
+        if !self.voices.contains_key(&s.voice) {
+            match load(&s.voice) {
+                Ok(synth) => {
+                    self.voices.insert(s.voice.clone(), synth);
+                }
+                Err(e) => {
+                    client.status.set_error(Some(format!("voice: {e}")));
+                    return true;
+                }
+            }
+        }
+        let synth = self.voices.get_mut(&s.voice).expect("loaded above");
+        let lines = phrase_lines(&s.text);
+        let offsets = match s.mapping {
+            NoteMapping::KeyPerLine => vec![0],
+            NoteMapping::PitchFollow { .. } => pitch_order(),
+        };
+        let mut bank = PhraseBank {
+            sample_rate: s.sample_rate,
+            mapping: s.mapping,
+            lines: vec![Vec::new(); lines.len()],
+        };
+        let mut error = None;
+        for (done, &semitones) in offsets.iter().enumerate() {
+            for (i, line) in lines.iter().enumerate() {
+                if cancelled() {
+                    return false;
+                }
+                match speak(synth, line, s, semitones, &cancelled) {
+                    Ok(Some(samples)) => bank.lines[i].push((semitones, samples)),
+                    Ok(None) => return false,
+                    Err(e) => error = Some(format!("line {}: {e}", i + 1)),
+                }
+            }
+            if done == 0 {
+                client.status.set_previews(&bank);
+            }
+            let ready = PITCH_ORDER_READY_AFTER.contains(&(done + 1)) || done + 1 == offsets.len();
+            if ready {
+                if let Ok(mut handoff) = client.handoff.lock() {
+                    handoff.publish(Box::new(bank.clone()), &client.status);
+                }
+            }
+        }
+        client.status.set_error(error);
+        true
+    }
+}
+
+/// Pitch offsets in the order they are rendered under pitch follow: the root first, then outward,
+/// and the bank is handed over after these many offsets, so near notes are ready first.
+const PITCH_ORDER_READY_AFTER: [usize; 5] = [1, 3, 7, 13, 25];
+
+fn pitch_order() -> Vec<i32> {
+    let mut order = vec![0];
+    for d in 1..=PITCH_RANGE {
+        order.push(d);
+        order.push(-d);
+    }
+    order
+}
+
+/// The voice file at `path`, or the built-in voice when it is empty.
+pub fn load(path: &str) -> Result<Synthesizer, String> {
+    let voice = if path.trim().is_empty() {
+        default_voice()
+            .ok_or("this build has no built-in voice")?
+            .map_err(|e| e.to_string())?
+    } else {
+        Voice::load(std::path::Path::new(path.trim())).map_err(|e| e.to_string())?
+    };
+    Synthesizer::new(&voice, None).map_err(|e| e.to_string())
+}
+
+/// One line at `semitones` from its own pitch, at the host's rate; `Ok(None)` when `cancelled`
+/// said stop (checked after every chunk the engine makes). The engine moves the pitch like a tape
+/// played faster or slower without the speed change: the length stays, fundamental and formants
+/// move.
+pub fn speak(
+    synth: &mut Synthesizer,
+    line: &str,
+    s: &RenderSettings,
+    semitones: i32,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Option<Vec<f32>>, String> {
+    let options = SynthesisOptions {
+        steps: Some(s.steps),
+        temperature: Some(s.temperature as f64),
+        rate: Some(s.rate),
+        pitch: semitones as f32,
+        ..Default::default()
+    };
+    let opts = synth.resolve(&options).map_err(|e| e.to_string())?;
+    let sentences = synth.sentences(line).map_err(|e| e.to_string())?;
+    let mut resampler =
+        StreamResampler::new(synth.sample_rate(), s.sample_rate).map_err(|e| e.to_string())?;
+    let pause =
+        vec![0f32; (mellow_engine::synth::SENTENCE_PAUSE * synth.sample_rate() as f32) as usize];
+    let mut out = Vec::new();
+    let mut failed = None;
+    for (i, sentence) in sentences.iter().enumerate() {
+        if i > 0 {
+            resampler
+                .push(&pause, &mut out)
+                .map_err(|e| e.to_string())?;
+        }
+        let finished = synth
+            .stream_sentence(&sentence.ids, &opts, &mut |chunk| {
+                if let Err(e) = resampler.push(&chunk, &mut out) {
+                    failed = Some(e);
+                    return false;
+                }
+                !cancelled()
+            })
+            .map_err(|e| e.to_string())?;
+        if let Some(e) = failed.take() {
+            return Err(e);
+        }
+        if !finished {
+            return Ok(None);
+        }
+    }
+    resampler.finish(&mut out).map_err(|e| e.to_string())?;
+    Ok(Some(out))
+}
+
+/// The two queues to and from one instance's audio thread.
+pub struct Handoff {
+    pub to_audio: rtrb::Producer<Box<PhraseBank>>,
+    pub retired: rtrb::Consumer<Box<PhraseBank>>,
+    /// The newest bank, while the audio thread's queue is full (a host that is not processing):
+    /// the worker never waits on one instance, it tries again at its next look.
+    pub unsent: Option<Box<PhraseBank>>,
+}
+
+impl Handoff {
+    pub fn new(
+        to_audio: rtrb::Producer<Box<PhraseBank>>,
+        retired: rtrb::Consumer<Box<PhraseBank>>,
+    ) -> Self {
+        Self {
+            to_audio,
+            retired,
+            unsent: None,
+        }
+    }
+
+    /// Frees the banks the audio thread let go of (it never frees memory itself).
+    pub fn free_retired(&mut self) {
+        while self.retired.pop().is_ok() {}
+    }
+
+    /// Hands `bank` to the audio thread, or keeps it (replacing an older one) if its queue is full.
+    fn publish(&mut self, bank: Box<PhraseBank>, status: &RenderStatus) {
+        self.unsent = Some(bank);
+        self.deliver(status);
+    }
+
+    /// Frees retired banks and sends the kept one; true when nothing is left to send.
+    fn deliver(&mut self, status: &RenderStatus) -> bool {
+        self.free_retired();
+        let Some(bank) = self.unsent.take() else {
+            return true;
+        };
+        match self.to_audio.push(bank) {
+            Ok(()) => {
+                status.published.fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            Err(rtrb::PushError::Full(back)) => {
+                self.unsent = Some(back);
+                false
+            }
+        }
+    }
+}
