@@ -159,7 +159,6 @@ impl Drop for Renderer {
 mod tests {
     use super::*;
     use crate::engine::{load, speak};
-    use mellow_engine::SynthesisOptions;
 
     /// Median F0 of the voiced frames (YIN, 40–500 Hz: the voice speaks near 85 Hz).
     /// F0 every 10 ms by YIN (cumulative mean normalised difference), `None` where unvoiced.
@@ -210,6 +209,29 @@ mod tests {
         assert!(shifts.len() > 10, "too few voiced frames: {}", shifts.len());
         shifts.sort_by(f32::total_cmp);
         shifts[shifts.len() / 2]
+    }
+
+    #[test]
+    fn a_cancelled_line_stops_at_the_first_chunk() {
+        let mut synth = load("").unwrap();
+        let settings = RenderSettings {
+            text: String::new(),
+            voice: String::new(),
+            steps: 2,
+            temperature: 0.667,
+            rate: 1.0,
+            mapping: NoteMapping::KeyPerLine,
+            sample_rate: 48_000,
+        };
+        let long = "This line would take a good while to speak, were it not stopped. ".repeat(8);
+        let chunks = std::cell::Cell::new(0);
+        let cancel_after_one = || {
+            chunks.set(chunks.get() + 1);
+            true
+        };
+        let out = speak(&mut synth, &long, &settings, 0, &cancel_after_one).unwrap();
+        assert!(out.is_none());
+        assert_eq!(chunks.get(), 1, "rendering went on after it was cancelled");
     }
 
     #[test]

@@ -11,10 +11,7 @@ use clack_host::events::Match;
 use clack_host::prelude::*;
 
 mod common;
-use common::{
-    audio_config, entry, first_sound, instance, note_off, note_on, play_until_sound, Audio,
-    TestHost,
-};
+use common::{audio_config, entry, instance, note_off, note_on, play_until_sound, Audio, TestHost};
 
 #[test]
 fn the_descriptor_names_an_instrument() {
