@@ -125,12 +125,22 @@ impl NiceEguiApp for EditorApp {
                         ui.selectable_value(&mut self.selected, i, format!("{}. {line}", i + 1));
                     }
                 });
-            if self.status.busy.load(std::sync::atomic::Ordering::Acquire) {
+            // Waiting its turn at the shared engine counts too: notes played now start late.
+            if !self
+                .status
+                .up_to_date
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
                 ui.label("rendering…");
             }
         });
         let preview = self.status.preview(self.selected);
-        if preview.is_empty() || self.status.busy.load(std::sync::atomic::Ordering::Acquire) {
+        if preview.is_empty()
+            || !self
+                .status
+                .up_to_date
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
             // Nothing else would wake the editor when the renderer finishes.
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(200));

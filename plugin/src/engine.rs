@@ -52,6 +52,29 @@ pub struct SharedEngine {
 
 static ENGINE: Mutex<Weak<SharedEngine>> = Mutex::new(Weak::new());
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
+/// The worker of an engine whose last instance went: told to stop, ending within one chunk, and
+/// joined by the next engine or when the library is unloaded, never by a host's destroy call.
+static STOPPING: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
+
+/// Waits for a stopping worker to end.
+fn join_stopping_worker() {
+    let stopping = STOPPING.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(thread) = stopping {
+        let _ = thread.join();
+    }
+}
+
+/// Runs when the library is unloaded (or the process ends), so no code of a stopping worker can
+/// outlive it.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".fini_array"]
+static JOIN_AT_UNLOAD: extern "C" fn() = {
+    extern "C" fn join_at_unload() {
+        join_stopping_worker();
+    }
+    join_at_unload
+};
 
 impl SharedEngine {
     /// The running engine, or a new one (its thread started now).
@@ -60,6 +83,8 @@ impl SharedEngine {
         if let Some(engine) = slot.upgrade() {
             return Ok(engine);
         }
+        // One worker at a time: the previous one has stopped, or will within a chunk.
+        join_stopping_worker();
         let (messages, inbox) = crossbeam_channel::unbounded();
         let shutdown = Arc::new(AtomicBool::new(false));
         let stop = shutdown.clone();
@@ -98,9 +123,17 @@ impl Drop for SharedEngine {
     fn drop(&mut self) {
         self.shutdown.store(true, Ordering::Release);
         let _ = self.messages.send(Message::Wake);
-        // The worker stops within one chunk; joining keeps its code from outliving the library.
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        // The worker stops within one chunk, on its own: a host's destroy call does not wait.
+        if let Some(thread) = self.thread.take() {
+            let previous = STOPPING
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace(thread);
+            if let Some(previous) = previous {
+                let _ = previous.join();
+            }
+            #[cfg(not(target_os = "linux"))]
+            join_stopping_worker();
         }
     }
 }
@@ -165,6 +198,9 @@ impl Worker {
                     .filter_map(|c| self.rendered.get(&c.id).map(|s| s.voice.clone()))
                     .collect();
                 self.voices.retain(|voice, _| in_use.contains(voice));
+                if self.clients.is_empty() {
+                    give_back_freed_memory();
+                }
             }
             Message::Wake => {}
         }
@@ -262,6 +298,16 @@ impl Worker {
         }
         client.status.set_error(error);
         true
+    }
+}
+
+/// Returns the memory of the freed models to the system: glibc keeps a worker thread's freed
+/// memory in its arena otherwise, and a DAW would show it resident after the last instance went.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -175,8 +175,14 @@ fn a_daw_session_bounces_switches_rates_and_tears_down_at_once() {
         drop(plugin);
         times.push(started.elapsed().as_secs_f64() * 1e3);
     }
-    println!(
-        "destroying the last eight instances (the engine with the last): {times:.2?} ms; resident afterwards: +{:.0} MiB",
-        resident_mib() - before
+    println!("destroying the last eight instances (the engine with the last): {times:.2?} ms");
+    assert!(times.iter().all(|&ms| ms <= 5.0), "{times:?} ms");
+    // The engine frees the models on its own thread once the last instance has gone.
+    std::thread::sleep(Duration::from_millis(500));
+    let after = resident_mib() - before;
+    println!("resident 0.5 s after the last instance: +{after:.0} MiB (with 13 instances: {thirteen:.0})");
+    assert!(
+        after < thirteen - 30.0,
+        "the models stayed resident: +{after:.0} MiB"
     );
 }
