@@ -224,6 +224,9 @@ impl Worker {
             if self.rendered.get(&client.id) == Some(&wanted) {
                 // Rendered already (an activation at the same rate asked again, or the last bank
                 // has just reached a queue that was full).
+                if delivered {
+                    client.status.set_delivered(&wanted);
+                }
                 client.status.up_to_date.store(delivered, Ordering::Release);
                 continue;
             }
@@ -232,12 +235,15 @@ impl Worker {
             let done = self.render(&client, &wanted);
             client.status.busy.store(false, Ordering::Release);
             if done {
-                self.rendered.insert(client.id, wanted);
                 let delivered = client
                     .handoff
                     .lock()
                     .map(|mut h| h.deliver(&client.status))
                     .unwrap_or(false);
+                if delivered {
+                    client.status.set_delivered(&wanted);
+                }
+                self.rendered.insert(client.id, wanted);
                 client.status.up_to_date.store(delivered, Ordering::Release);
             }
         }

@@ -29,6 +29,12 @@ const BANK_QUEUE: usize = 8;
 /// Longest an offline bounce waits in `process()` for the phrases of the current settings; past
 /// it the bounce goes on with what is ready (a voice that fails to load never holds a host).
 pub const MAX_OFFLINE_WAIT: Duration = Duration::from_secs(120);
+/// Longest `activate()` waits for the phrases of the current settings. Hosts activate when a
+/// session loads, before an export and after a rate change, and some (Ardour 7 among them) export
+/// without telling a VST3 it runs offline: phrases ready at activation are what makes such a
+/// bounce right from its first sample. Activation runs on the host's main thread, never the
+/// audio thread.
+pub const MAX_ACTIVATION_WAIT: Duration = Duration::from_secs(10);
 
 pub struct MellowInstrument {
     params: Arc<MellowParams>,
@@ -154,6 +160,7 @@ impl Plugin for MellowInstrument {
             nice_error!("{e}");
             return false;
         }
+        self.renderer.wait_until_rendered(MAX_ACTIVATION_WAIT);
         true
     }
 

@@ -32,6 +32,8 @@ pub struct RenderStatus {
     pub busy: AtomicBool,
     /// The last bank published was rendered from the current settings, complete.
     pub up_to_date: AtomicBool,
+    /// The settings of the last complete bank handed to the audio thread.
+    pub(crate) delivered: Mutex<Option<RenderSettings>>,
     /// The last line that could not be spoken, and why.
     pub error: Mutex<Option<String>>,
     /// Each line's peak envelope at its own pitch, for the editor's waveform.
@@ -52,6 +54,10 @@ impl RenderStatus {
 
     pub fn last_error(&self) -> Option<String> {
         self.error.lock().ok()?.clone()
+    }
+
+    pub(crate) fn set_delivered(&self, settings: &RenderSettings) {
+        *self.delivered.lock().unwrap_or_else(|e| e.into_inner()) = Some(settings.clone());
     }
 
     pub(crate) fn set_error(&self, error: Option<String>) {
@@ -128,6 +134,27 @@ impl Renderer {
             }
         }
         Ok(())
+    }
+
+    /// Waits (on the caller's thread, never the audio thread) until the phrases of the current
+    /// settings are rendered and handed over, or `limit` has passed; true when they are.
+    pub fn wait_until_rendered(&self, limit: std::time::Duration) -> bool {
+        let started = std::time::Instant::now();
+        let rendered = || {
+            let status = &self.client.status;
+            status.up_to_date.load(Ordering::Acquire)
+                && status
+                    .delivered
+                    .lock()
+                    .is_ok_and(|d| d.as_ref() == Some(&(self.client.settings)()))
+        };
+        while !rendered() {
+            if started.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        true
     }
 
     /// Tells the engine the settings changed (text from the editor, a loaded state).
