@@ -86,10 +86,14 @@ impl MellowInstrument {
     /// bounce plays every note as a warmed-up live session would, however fast the host runs.
     fn wait_for_phrases(&mut self) {
         let status = self.renderer.status().clone();
+        let wanted = self
+            .params
+            .settings_fingerprint(self.sample_rate.load(Ordering::Acquire));
         let started = Instant::now();
         loop {
-            // Read before taking: a bank published before the flag was set is taken below.
-            let done = status.up_to_date.load(Ordering::Acquire);
+            // Read before taking: a bank published before the flags were set is taken below.
+            let done = status.up_to_date.load(Ordering::Acquire)
+                && status.delivered_fingerprint.load(Ordering::Acquire) == wanted;
             self.player.take_new_bank();
             if done || started.elapsed() > MAX_OFFLINE_WAIT {
                 return;

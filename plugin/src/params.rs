@@ -93,6 +93,22 @@ impl MellowParams {
         }
     }
 
+    /// [`RenderSettings::fingerprint`] of [`MellowParams::render_settings`], without allocating
+    /// (it reads the text under its lock): for the audio thread of an offline bounce.
+    pub fn settings_fingerprint(&self, sample_rate: u32) -> u64 {
+        let text = self.phrases.read();
+        let voice = self.voice.read();
+        crate::renderer::settings_fingerprint(
+            text.as_deref().map_or("", |t| t.as_str()),
+            voice.as_deref().map_or("", |v| v.as_str()),
+            self.steps.value().max(1) as usize,
+            self.temperature.value(),
+            self.rate.value(),
+            self.mapping(),
+            sample_rate,
+        )
+    }
+
     /// What the renderer needs from the parameters (the text and every synthesis setting).
     pub fn render_settings(&self, sample_rate: u32) -> RenderSettings {
         RenderSettings {

@@ -24,6 +24,47 @@ pub struct RenderSettings {
     pub sample_rate: u32,
 }
 
+impl RenderSettings {
+    /// A hash of every field, as [`settings_fingerprint`] computes it from borrowed parts.
+    pub fn fingerprint(&self) -> u64 {
+        settings_fingerprint(
+            &self.text,
+            &self.voice,
+            self.steps,
+            self.temperature,
+            self.rate,
+            self.mapping,
+            self.sample_rate,
+        )
+    }
+}
+
+/// A hash of render settings from borrowed parts: no allocation, so the audio thread of an
+/// offline bounce can tell whether the phrases it has were rendered from the current settings.
+pub fn settings_fingerprint(
+    text: &str,
+    voice: &str,
+    steps: usize,
+    temperature: f32,
+    rate: f32,
+    mapping: NoteMapping,
+    sample_rate: u32,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    voice.hash(&mut h);
+    steps.hash(&mut h);
+    temperature.to_bits().hash(&mut h);
+    rate.to_bits().hash(&mut h);
+    match mapping {
+        NoteMapping::KeyPerLine => 0u16.hash(&mut h),
+        NoteMapping::PitchFollow { root } => (1u16 << 8 | root as u16).hash(&mut h),
+    }
+    sample_rate.hash(&mut h);
+    h.finish()
+}
+
 /// What the renderer reports (to the editor and the tests).
 #[derive(Default)]
 pub struct RenderStatus {
@@ -34,6 +75,8 @@ pub struct RenderStatus {
     pub up_to_date: AtomicBool,
     /// The settings of the last complete bank handed to the audio thread.
     pub(crate) delivered: Mutex<Option<RenderSettings>>,
+    /// Their fingerprint (see [`settings_fingerprint`]), for the audio thread.
+    pub delivered_fingerprint: AtomicU64,
     /// The last line that could not be spoken, and why.
     pub error: Mutex<Option<String>>,
     /// Each line's peak envelope at its own pitch, for the editor's waveform.
@@ -58,6 +101,8 @@ impl RenderStatus {
 
     pub(crate) fn set_delivered(&self, settings: &RenderSettings) {
         *self.delivered.lock().unwrap_or_else(|e| e.into_inner()) = Some(settings.clone());
+        self.delivered_fingerprint
+            .store(settings.fingerprint(), Ordering::Release);
     }
 
     pub(crate) fn set_error(&self, error: Option<String>) {

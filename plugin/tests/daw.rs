@@ -133,6 +133,29 @@ fn a_daw_session_bounces_switches_rates_and_tears_down_at_once() {
     let stopped = processor.stop_processing();
     reference.deactivate(stopped);
 
+    // An offline bounce right after a text change (made while the instance is active, as an
+    // automation or a preset would): process() waits for the new phrases, never plays the old.
+    let warm_yellow = live(&mut reference, 48_000.0, 60);
+    assert_ne!(warm_yellow, warm);
+    let stopped = cold
+        .activate(|_, _| (), audio_config(48_000.0, BLOCK as u32))
+        .expect("activates");
+    let mut processor = stopped.start_processing().expect("starts");
+    set_text(&mut cold, b"Hello from Mellow.", b"Hello from Yellow.");
+    let mut audio = Audio::new(BLOCK);
+    audio.events.push(&note_on(60, 0));
+    let mut changed = Vec::new();
+    for _ in 0..8 {
+        audio.process(&mut processor, BLOCK);
+        changed.extend(audio.block(BLOCK));
+    }
+    assert_eq!(
+        changed, warm_yellow,
+        "the bounce played the phrase from before the change"
+    );
+    let stopped = processor.stop_processing();
+    cold.deactivate(stopped);
+
     // Ten active instances share one model.
     let mut many: Vec<_> = (0..10).map(|_| instance(&entry)).collect();
     let mut heard_all = true;
