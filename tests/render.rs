@@ -604,3 +604,35 @@ fn the_acoustic_models_mel_is_written_and_vocodes_to_the_same_audio() {
     );
     assert!(!o.status.success(), "--mel-out with --out-dir was accepted");
 }
+
+#[test]
+fn the_built_in_voice_answers_to_its_listed_name() {
+    let listed = run(&["voices"], None);
+    assert_ok(&listed);
+    let list = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let name = list
+        .lines()
+        .find(|l| l.starts_with("(built-in)"))
+        .and_then(|l| l.split('\t').nth(1))
+        .expect("the built-in voice is listed")
+        .to_string();
+    let info = run(&["info", &name], None);
+    assert_ok(&info);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("the built-in voice"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("named.wav");
+    assert_ok(&run(
+        &[
+            "render",
+            "Hi.",
+            "--voice",
+            &name,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(out.is_file());
+    let missing = run(&["info", "no-such-voice"], None);
+    assert_fails_with(&missing, "mellow voices");
+}

@@ -10,7 +10,7 @@ use mellow_engine::audio::resample::StreamResampler;
 use mellow_engine::audio::wav::{write_atomic_at, write_wav_atomic, WavFileWriter};
 use mellow_engine::synth::{load_vocoder, phase_vocoder, Audio, ResolvedOptions};
 use mellow_engine::text::Sentence;
-use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::voice::resolve_voice;
 use mellow_engine::{MelOutput, Sampler, SynthesisOptions, Synthesizer, Voice};
 
 use crate::batch;
@@ -20,7 +20,6 @@ use crate::inputs::{
 };
 use crate::plot::write_plot;
 use crate::stream_out;
-use crate::voices::voice_dir;
 
 /// Voice and sampling options shared by the commands that synthesise.
 #[derive(Args, Clone)]
@@ -112,29 +111,12 @@ pub struct PhonemizeArgs {
     pub json: bool,
 }
 
-/// The voice named by `--voice` (a path, or a name in the voice folder), else the built-in one.
+/// The voice named by `--voice` (see [`resolve_voice`]), else the built-in one.
 pub fn load_voice(arg: Option<&Path>) -> Result<Voice> {
-    match arg {
-        Some(path) => {
-            if !path.exists() && path.components().count() == 1 {
-                if let Some(dir) = voice_dir() {
-                    for candidate in [dir.join(path), dir.join(path).with_extension("safetensors")]
-                    {
-                        if candidate.is_file() {
-                            return Ok(Voice::load(&candidate)?);
-                        }
-                    }
-                }
-            }
-            Ok(Voice::load(path)?)
-        }
-        None => match default_voice() {
-            Some(v) => Ok(v?),
-            None => {
-                bail!("this build has no built-in voice: pass --voice FILE (see `mellow voices`)")
-            }
-        },
-    }
+    let spec = arg
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(resolve_voice(&spec)?)
 }
 
 pub fn build_synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::voice::resolve::voice_folder;
 use mellow_engine::Voice;
 
 #[derive(Args)]
@@ -14,22 +15,13 @@ pub struct VoicesArgs {
     dir: Option<PathBuf>,
 }
 
-/// Where `--voice NAME` and `mellow voices` look for voice files.
-pub fn voice_dir() -> Option<PathBuf> {
-    std::env::var_os("MELLOW_VOICES")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/mellow/voices"))
-        })
-}
-
 pub fn run(args: VoicesArgs) -> Result<()> {
     match default_voice() {
         Some(Ok(v)) => println!("(built-in)\t{}\t{}", v.config.name, v.config.license),
         Some(Err(e)) => println!("(built-in)\tunusable: {e}"),
         None => println!("(built-in)\tnone in this build: pass --voice FILE"),
     }
-    let Some(dir) = args.dir.or_else(voice_dir) else {
+    let Some(dir) = args.dir.or_else(voice_folder) else {
         return Ok(());
     };
     let Ok(entries) = std::fs::read_dir(&dir) else {

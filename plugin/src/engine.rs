@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mellow_engine::audio::resample::StreamResampler;
-use mellow_engine::voice::embedded::default_voice;
-use mellow_engine::{SynthesisOptions, Synthesizer, Voice};
+use mellow_engine::voice::resolve_voice;
+use mellow_engine::{SynthesisOptions, Synthesizer};
 
 use crate::phrases::{phrase_lines, NoteMapping, PITCH_RANGE};
 use crate::player::PhraseBank;
@@ -330,15 +330,10 @@ fn pitch_order() -> Vec<i32> {
     order
 }
 
-/// The voice file at `path`, or the built-in voice when it is empty.
-pub fn load(path: &str) -> Result<Synthesizer, String> {
-    let voice = if path.trim().is_empty() {
-        default_voice()
-            .ok_or("this build has no built-in voice")?
-            .map_err(|e| e.to_string())?
-    } else {
-        Voice::load(std::path::Path::new(path.trim())).map_err(|e| e.to_string())?
-    };
+/// The voice the editor names (see [`resolve_voice`]): a file, a voice's name, or empty for the
+/// built-in one.
+pub fn load(spec: &str) -> Result<Synthesizer, String> {
+    let voice = resolve_voice(spec).map_err(|e| e.to_string())?;
     Synthesizer::new(&voice, None).map_err(|e| e.to_string())
 }
 

@@ -4,6 +4,8 @@
 pub mod config;
 pub mod embedded;
 pub mod file;
+pub mod resolve;
 
 pub use config::{SynthesisDefaults, VoiceConfig};
 pub use file::Voice;
+pub use resolve::resolve_voice;

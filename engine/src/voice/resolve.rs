@@ -1,0 +1,74 @@
+//! Finding a voice by what a user typed: the built-in voice's name, a path, or the name of a file
+//! in the voice folder. The CLI, the plugin and (next) a server all resolve voices here.
+
+use std::path::{Path, PathBuf};
+
+use super::embedded::default_voice;
+use super::file::Voice;
+use crate::error::{Error, Result};
+
+/// Environment variable naming the voice folder.
+pub const VOICE_FOLDER_ENV: &str = "MELLOW_VOICES";
+/// What names the built-in voice besides its own name.
+pub const BUILT_IN: &str = "built-in";
+
+/// The folder `--voice NAME` looks in: `$MELLOW_VOICES`, else `~/.local/share/mellow/voices`.
+pub fn voice_folder() -> Option<PathBuf> {
+    std::env::var_os(VOICE_FOLDER_ENV)
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/mellow/voices"))
+        })
+}
+
+/// The built-in voice, or a clear error in a build without one.
+pub fn built_in_voice() -> Result<Voice> {
+    default_voice().unwrap_or_else(|| {
+        Err(Error::voice(
+            "this build has no built-in voice: give a voice file (see `mellow voices`)",
+        ))
+    })
+}
+
+/// The voice `spec` names: empty or `built-in` for the built-in voice; an existing file; the
+/// built-in voice's own name (`mellow voices` lists it); or a file in the voice folder, with or
+/// without its `.safetensors` extension.
+///
+/// ```
+/// use mellow_engine::voice::resolve::resolve_voice;
+/// let voice = resolve_voice("").unwrap();
+/// let by_name = resolve_voice(&voice.config.name).unwrap();
+/// assert_eq!(by_name.config.name, voice.config.name);
+/// let missing = resolve_voice("no-such-voice").err().expect("no such voice");
+/// assert!(missing.to_string().contains("no-such-voice"));
+/// ```
+pub fn resolve_voice(spec: &str) -> Result<Voice> {
+    let spec = spec.trim();
+    if spec.is_empty() || spec == BUILT_IN {
+        return built_in_voice();
+    }
+    let path = Path::new(spec);
+    // A path (or what is written as one) is read as such, with the file system's own message.
+    if path.exists() || path.components().count() > 1 {
+        return Voice::load(path);
+    }
+    // A bare name: the built-in voice's, or a file in the voice folder.
+    if let Some(Ok(voice)) = default_voice() {
+        if voice.config.name == spec {
+            return Ok(voice);
+        }
+    }
+    if let Some(dir) = voice_folder() {
+        for candidate in [dir.join(spec), dir.join(format!("{spec}.safetensors"))] {
+            if candidate.is_file() {
+                return Voice::load(&candidate);
+            }
+        }
+    }
+    let folder = voice_folder()
+        .map(|d| format!(", nor a file in {}", d.display()))
+        .unwrap_or_default();
+    Err(Error::voice(format!(
+        "no voice `{spec}`: it is not a file, nor the built-in voice's name{folder} (`mellow voices` lists them)"
+    )))
+}
