@@ -226,21 +226,28 @@ pub fn split_long_sentence(sentence: Sentence, map: &PhonemeMap) -> Vec<Sentence
                 end = k + 1;
             }
         }
-        let mut phonemes = words[start..end].join(" ");
-        let (mut ids, _) = map.encode_lossy(&phonemes);
-        if ids.len() > MAX_PHONEME_IDS {
-            // One "word" longer than the model takes: cut it by symbols.
+        let phonemes = words[start..end].join(" ");
+        let (ids, _) = map.encode_lossy(&phonemes);
+        if ids.len() <= MAX_PHONEME_IDS {
+            parts.push(Sentence {
+                text: sentence.text.clone(),
+                phonemes,
+                ids,
+            });
+        } else {
+            // One "word" longer than the model takes (inline phonemes without spaces): cut it
+            // by symbols, every symbol kept.
             let symbols: Vec<char> = phonemes.chars().collect();
-            phonemes = symbols[..symbols.len().min(MAX_PHONEME_IDS / 2 - 2)]
-                .iter()
-                .collect();
-            ids = map.encode_lossy(&phonemes).0;
+            for piece in symbols.chunks(MAX_PHONEME_IDS / 2 - 2) {
+                let phonemes: String = piece.iter().collect();
+                let (ids, _) = map.encode_lossy(&phonemes);
+                parts.push(Sentence {
+                    text: sentence.text.clone(),
+                    phonemes,
+                    ids,
+                });
+            }
         }
-        parts.push(Sentence {
-            text: sentence.text.clone(),
-            phonemes,
-            ids,
-        });
         start = end;
     }
     parts
@@ -305,6 +312,23 @@ mod tests {
         }
         let words: usize = sentences.iter().map(|s| s.split(' ').count()).sum();
         assert_eq!(words, 40 * clause.split(' ').count());
+    }
+
+    #[test]
+    fn one_endless_phoneme_word_is_cut_and_kept_whole() {
+        let map = PhonemeMap::matcha();
+        let phonemes = "a".repeat(3000);
+        let (ids, _) = map.encode_lossy(&phonemes);
+        let parts = split_long_sentence(
+            Sentence {
+                text: String::new(),
+                phonemes,
+                ids,
+            },
+            &map,
+        );
+        assert!(parts.iter().all(|p| p.ids.len() <= MAX_PHONEME_IDS));
+        assert_eq!(parts.iter().map(|p| p.phonemes.len()).sum::<usize>(), 3000);
     }
 
     #[test]
