@@ -1,7 +1,6 @@
 //! `mellow`: render speech to WAV files or standard output, speak through the sound card, inspect
 //! voices, convert checkpoints.
 
-mod batch;
 mod convert;
 mod devices;
 mod info;

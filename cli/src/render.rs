@@ -13,13 +13,13 @@ use mellow_engine::text::Sentence;
 use mellow_engine::voice::resolve_voice;
 use mellow_engine::{MelOutput, Sampler, SynthesisOptions, Synthesizer, Voice};
 
-use crate::batch;
 use crate::inputs::{
     check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
     MAX_BATCH_BYTES, MAX_TEXT_BYTES,
 };
 use crate::plot::write_plot;
 use crate::stream_out;
+use mellow_engine::pool;
 
 /// Voice and sampling options shared by the commands that synthesise.
 #[derive(Args, Clone)]
@@ -333,9 +333,9 @@ fn render_lines(
             .with_context(|| format!("line {}", i + 1))?;
         Ok(audio)
     };
-    batch::in_order(
+    pool::in_order(
         lines.len(),
-        batch::workers_for(lines.len()),
+        pool::workers_for(lines.len()),
         make_worker,
         speak,
         |i, audio| {

@@ -7,6 +7,7 @@ pub mod audio;
 pub mod conditioning;
 pub mod error;
 pub mod model;
+pub mod pool;
 pub mod stream;
 pub mod synth;
 pub mod text;

@@ -11,10 +11,9 @@ use crate::error::{candle_message, Error, Result};
 use crate::model::{AcousticModel, DecodeSettings, MelStream, Sampler};
 use crate::stream::chunked::ChunkedVocoding;
 use crate::text::{self, PhonemeMap, Sentence};
-use crate::vocoder::hifigan::HifiGan;
-use crate::vocoder::phase::PhaseVocoder;
-use crate::vocoder::vocos::Vocos;
-use crate::vocoder::{Vocoder, VocoderConfig};
+use crate::vocoder::factory::build_vocoder;
+pub use crate::vocoder::factory::phase_vocoder;
+use crate::vocoder::Vocoder;
 use crate::voice::{Voice, VoiceConfig};
 
 pub use crate::text::MAX_PHONEME_IDS;
@@ -112,21 +111,8 @@ pub fn load_vocoder(voice: &Voice) -> Result<(Box<dyn Vocoder>, MelConfig)> {
             candle_message(&e)
         ))
     };
-    let vocoder: Box<dyn Vocoder> = match &cfg {
-        VocoderConfig::Vocos { .. } => Box::new(
-            Vocos::from_config(&cfg, vb)
-                .expect("a Vocos config")
-                .map_err(wrap)?,
-        ),
-        VocoderConfig::Hifigan { .. } => Box::new(HifiGan::new(&cfg, vb).map_err(wrap)?),
-        VocoderConfig::Phase { iterations } => Box::new(PhaseVocoder::new(&mel, *iterations)),
-    };
+    let vocoder = build_vocoder(&cfg, &mel, vb).map_err(wrap)?;
     Ok((vocoder, mel))
-}
-
-/// The weights-free vocoder for a mel setting.
-pub fn phase_vocoder(mel: &MelConfig, iterations: usize) -> (Box<dyn Vocoder>, MelConfig) {
-    (Box::new(PhaseVocoder::new(mel, iterations)), mel.clone())
 }
 
 impl Synthesizer {

@@ -2,6 +2,7 @@
 //! phase-reconstruction vocoder are interchangeable behind it.
 
 pub mod config;
+pub mod factory;
 pub mod hifigan;
 pub mod phase;
 pub mod vocos;

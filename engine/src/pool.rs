@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use anyhow::Result;
-
 /// Threads worth using for `count` items: the cores this process may run on, at most `count`.
 pub fn workers_for(count: usize) -> usize {
     std::thread::available_parallelism()
@@ -22,17 +20,33 @@ pub fn workers_for(count: usize) -> usize {
 /// Runs `work(worker, i)` for `i` in `0..count` on `workers` threads (each building its worker
 /// state with `make_worker` before its first item) and calls `deliver(i, result)` on this
 /// thread in order of `i`. The first error, in input order, stops the batch and is returned.
-pub fn in_order<W, T: Send>(
+///
+/// ```
+/// let mut squares = Vec::new();
+/// mellow_engine::pool::in_order(
+///     5,
+///     2,
+///     || Ok::<_, String>(()),
+///     |_, i| Ok(i * i),
+///     |_, v| {
+///         squares.push(v);
+///         Ok(())
+///     },
+/// )
+/// .unwrap();
+/// assert_eq!(squares, [0, 1, 4, 9, 16]);
+/// ```
+pub fn in_order<W, T: Send, E: Send>(
     count: usize,
     workers: usize,
-    make_worker: impl Fn() -> Result<W> + Sync,
-    work: impl Fn(&mut W, usize) -> Result<T> + Sync,
-    mut deliver: impl FnMut(usize, T) -> Result<()>,
-) -> Result<()> {
+    make_worker: impl Fn() -> Result<W, E> + Sync,
+    work: impl Fn(&mut W, usize) -> Result<T, E> + Sync,
+    mut deliver: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<(), E> {
     let next_item = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let (results, received) = mpsc::channel::<(usize, Result<T>)>();
+        let (results, received) = mpsc::channel::<(usize, Result<T, E>)>();
         for _ in 0..workers.max(1) {
             let results = results.clone();
             let (next_item, stop, make_worker, work) = (&next_item, &stop, &make_worker, &work);
@@ -90,7 +104,7 @@ mod tests {
         in_order(
             50,
             3,
-            || Ok(made.fetch_add(1, Ordering::Relaxed)),
+            || Ok::<_, String>(made.fetch_add(1, Ordering::Relaxed)),
             |_, i| {
                 // Later items finish first.
                 std::thread::sleep(std::time::Duration::from_micros(((50 - i) * 20) as u64));
@@ -112,10 +126,10 @@ mod tests {
         let err = in_order(
             100,
             2,
-            || Ok(()),
+            || Ok::<_, String>(()),
             |_, i| {
                 if i == 7 || i == 9 {
-                    anyhow::bail!("item {i} is bad")
+                    return Err(format!("item {i} is bad"));
                 }
                 Ok(i)
             },
@@ -125,7 +139,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!(err.to_string(), "item 7 is bad");
+        assert_eq!(err, "item 7 is bad");
         assert_eq!(*delivered.lock().unwrap(), (0..7).collect::<Vec<_>>());
     }
 
@@ -134,11 +148,11 @@ mod tests {
         let err = in_order(
             4,
             2,
-            || -> Result<()> { anyhow::bail!("no voice") },
+            || -> Result<(), String> { Err("no voice".into()) },
             |_, i| Ok(i),
             |_, _| Ok(()),
         )
         .unwrap_err();
-        assert_eq!(err.to_string(), "no voice");
+        assert_eq!(err, "no voice");
     }
 }
