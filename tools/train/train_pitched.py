@@ -12,7 +12,7 @@ Data: a corpus from tools/corpus/make_corpus.py with F0 from tools/corpus/extrac
 the teacher's (`--alignment teacher`, default) or monotonic alignment search on the model's own
 prior (`--alignment mas`, tools/train/mas.py), for recordings without alignments.
 
-    python tools/train/train_pitched.py --corpus corpus --run runs/pitched \
+    python tools/train/train_pitched.py --corpus corpus [--corpus corpus-shifted] --run runs/pitched \
         [--init tools/train/checkpoints/acoustic_last.pt] [--alignment teacher|mas] \
         [--device cpu|cuda] [--threads 1] [--max-minutes 90]
 
@@ -127,9 +127,11 @@ def frame_pitch(f0_path, frames, f0_stats):
     return torch.from_numpy(np.stack([lf0, voiced]).astype(np.float32))
 
 
-def attach_pitch(items, corpus):
-    with open(os.path.join(corpus, "f0", "stats.json")) as f:
-        f0_stats = json.load(f)
+def attach_pitch(items, corpus, f0_stats=None):
+    """Items with their pitch features, normalised with `f0_stats` (default: the corpus's own)."""
+    if f0_stats is None:
+        with open(os.path.join(corpus, "f0", "stats.json")) as f:
+            f0_stats = json.load(f)
     kept = []
     for it in items:
         path = os.path.join(corpus, "f0", it["id"] + ".npz")
@@ -150,7 +152,8 @@ def collate(items, idx, stats, device):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--corpus", required=True, action="append",
+                    help="a corpus folder; repeat to train on several (e.g. the corpus and its pitch-shifted copy)")
     ap.add_argument("--run", required=True)
     ap.add_argument("--init", help="a plain acoustic checkpoint (train_acoustic.py last.pt) to start from")
     ap.add_argument("--alignment", choices=["teacher", "mas"], default="teacher")
@@ -165,9 +168,15 @@ def main():
 
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
-    data = base.prepare(args.corpus, os.path.join(args.run, "features.pt"))
-    items, stats = data["items"], data["stats"]
-    items, f0_stats = attach_pitch(items, args.corpus)
+    # The first corpus sets the mel and F0 statistics; the others are read with them.
+    items, stats, f0_stats = [], None, None
+    for n, corpus in enumerate(args.corpus):
+        cache = os.path.join(args.run, "features.pt" if n == 0 else f"features-{n}.pt")
+        data = base.prepare(corpus, cache)
+        stats = stats or data["stats"]
+        with_pitch, corpus_f0 = attach_pitch(data["items"], corpus, f0_stats)
+        f0_stats = f0_stats or corpus_f0
+        items += with_pitch
     hp = base.model_config(256)
     torch.manual_seed(base.SEED)
     model = PitchedMatcha(hp, stats).to(args.device)
