@@ -16,6 +16,9 @@ pub enum Error {
     /// An output could not be written.
     #[error("{0}")]
     Output(String),
+    /// A thread of the engine could not start or stopped unexpectedly (the system, not the input).
+    #[error("{0}")]
+    Runtime(String),
     /// espeak-ng could not be started or failed.
     #[error("phonemizer: {0}")]
     Phonemizer(String),
@@ -47,6 +50,9 @@ impl Error {
     }
     pub fn output(msg: impl Into<String>) -> Self {
         Self::Output(msg.into())
+    }
+    pub fn runtime(msg: impl Into<String>) -> Self {
+        Self::Runtime(msg.into())
     }
 }
 

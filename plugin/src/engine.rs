@@ -258,18 +258,16 @@ impl Worker {
                 || client.removed.load(Ordering::Acquire)
                 || (client.settings)() != *s
         };
-        if !self.voices.contains_key(&s.voice) {
-            match load(&s.voice) {
-                Ok(synth) => {
-                    self.voices.insert(s.voice.clone(), synth);
-                }
-                Err(e) => {
-                    client.status.set_error(Some(format!("voice: {e}")));
+        let synth = match self.voices.entry(s.voice.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => match load(&s.voice) {
+                Ok(synth) => e.insert(synth),
+                Err(err) => {
+                    client.status.set_error(Some(format!("voice: {err}")));
                     return true;
                 }
-            }
-        }
-        let synth = self.voices.get_mut(&s.voice).expect("loaded above");
+            },
+        };
         let lines = phrase_lines(&s.text);
         let offsets = match s.mapping {
             NoteMapping::KeyPerLine => vec![0],

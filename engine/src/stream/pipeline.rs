@@ -107,7 +107,7 @@ impl Pipeline {
         let worker = std::thread::Builder::new()
             .name("mellow-synthesis".into())
             .spawn(move || worker.run())
-            .map_err(|e| Error::input(format!("cannot start the synthesis thread: {e}")))?;
+            .map_err(|e| Error::runtime(format!("cannot start the synthesis thread: {e}")))?;
         Ok((
             Pipeline {
                 commands,
@@ -129,7 +129,7 @@ impl Pipeline {
                 text: text.into(),
                 queued: Instant::now(),
             })
-            .map_err(|_| Error::input("the synthesis thread has stopped"))?;
+            .map_err(|_| Error::runtime("the synthesis thread has stopped"))?;
         self.next_utterance += 1;
         Ok(utterance)
     }
@@ -148,7 +148,7 @@ impl Pipeline {
             }
             Err(TrySendError::Full(_)) => Ok(None),
             Err(TrySendError::Disconnected(_)) => {
-                Err(Error::input("the synthesis thread has stopped"))
+                Err(Error::runtime("the synthesis thread has stopped"))
             }
         }
     }
@@ -163,14 +163,14 @@ impl Pipeline {
     pub fn set_options(&self, options: SynthesisOptions) -> Result<()> {
         self.commands
             .send(Command::Options(options))
-            .map_err(|_| Error::input("the synthesis thread has stopped"))
+            .map_err(|_| Error::runtime("the synthesis thread has stopped"))
     }
 
     /// Asks for an [`Event::Flushed`] once everything queued so far is synthesised.
     pub fn flush(&self) -> Result<()> {
         self.commands
             .send(Command::Flush)
-            .map_err(|_| Error::input("the synthesis thread has stopped"))
+            .map_err(|_| Error::runtime("the synthesis thread has stopped"))
     }
 
     pub fn events(&self) -> &Receiver<Event> {
