@@ -206,9 +206,7 @@ fn render_to_wav(
     keep_mels: bool,
 ) -> Result<Vec<MelOutput>> {
     let rate = out_rate.unwrap_or(synth.sample_rate());
-    if !(8_000..=384_000).contains(&rate) {
-        bail!("sample rate {rate} Hz is outside 8000..384000 Hz");
-    }
+    mellow_engine::synth::check_output_rate(rate)?;
     let mut resampler =
         StreamResampler::new(synth.sample_rate(), rate).map_err(anyhow::Error::msg)?;
     let mut wav = WavFileWriter::create(path, rate)?;

@@ -17,6 +17,32 @@ use crate::vocoder::Vocoder;
 use crate::voice::{Voice, VoiceConfig};
 
 pub use crate::text::MAX_PHONEME_IDS;
+
+/// Sampler steps a caller may ask for.
+pub const STEPS: std::ops::RangeInclusive<usize> = 1..=1000;
+/// Noise scales of the start point a caller may ask for.
+pub const TEMPERATURE: std::ops::RangeInclusive<f64> = 0.0..=10.0;
+/// Speaking rates a caller may ask for (2 is twice as fast).
+pub const RATE: std::ops::RangeInclusive<f32> = 0.1..=10.0;
+/// Output sample rates, in Hz, the engine resamples to.
+pub const OUTPUT_RATE: std::ops::RangeInclusive<u32> = 8_000..=384_000;
+
+/// Refuses an output rate outside [`OUTPUT_RATE`].
+///
+/// ```
+/// assert!(mellow_engine::synth::check_output_rate(48_000).is_ok());
+/// assert!(mellow_engine::synth::check_output_rate(100).is_err());
+/// ```
+pub fn check_output_rate(rate: u32) -> Result<()> {
+    if !OUTPUT_RATE.contains(&rate) {
+        return Err(Error::input(format!(
+            "sample rate {rate} Hz is outside {}..{} Hz",
+            OUTPUT_RATE.start(),
+            OUTPUT_RATE.end()
+        )));
+    }
+    Ok(())
+}
 /// Pause inserted between sentences, in seconds.
 pub const SENTENCE_PAUSE: f32 = 0.2;
 
@@ -72,11 +98,7 @@ impl Audio {
         if rate == self.sample_rate {
             return Ok(self);
         }
-        if !(8_000..=384_000).contains(&rate) {
-            return Err(Error::input(format!(
-                "sample rate {rate} Hz is outside 8000..384000 Hz"
-            )));
-        }
+        check_output_rate(rate)?;
         let samples = resample(&self.samples, self.sample_rate, rate).map_err(Error::input)?;
         Ok(Audio {
             samples,
@@ -198,22 +220,28 @@ impl Synthesizer {
             seed: opts.seed,
             speaker: opts.speaker,
         };
-        if !(1..=1000).contains(&resolved.steps) {
+        if !STEPS.contains(&resolved.steps) {
             return Err(Error::input(format!(
-                "steps must be 1..=1000 (got {})",
+                "steps must be {}..={} (got {})",
+                STEPS.start(),
+                STEPS.end(),
                 resolved.steps
             )));
         }
-        if !(resolved.temperature.is_finite() && (0.0..=10.0).contains(&resolved.temperature)) {
+        if !(resolved.temperature.is_finite() && TEMPERATURE.contains(&resolved.temperature)) {
             return Err(Error::input(format!(
-                "temperature must be 0..=10 (got {})",
+                "temperature must be {}..={} (got {})",
+                TEMPERATURE.start(),
+                TEMPERATURE.end(),
                 resolved.temperature
             )));
         }
         check_pitch(resolved.pitch)?;
-        if !(resolved.rate.is_finite() && (0.1..=10.0).contains(&resolved.rate)) {
+        if !(resolved.rate.is_finite() && RATE.contains(&resolved.rate)) {
             return Err(Error::input(format!(
-                "rate must be 0.1..=10 (got {})",
+                "rate must be {}..={} (got {})",
+                RATE.start(),
+                RATE.end(),
                 resolved.rate
             )));
         }

@@ -83,12 +83,7 @@ impl Pipeline {
         options: SynthesisOptions,
         config: PipelineConfig,
     ) -> Result<(Pipeline, SampleReader)> {
-        if !(8_000..=384_000).contains(&config.output_rate) {
-            return Err(Error::input(format!(
-                "output rate {} Hz is outside 8000..384000 Hz",
-                config.output_rate
-            )));
-        }
+        crate::synth::check_output_rate(config.output_rate)?;
         synth.resolve(&options)?;
         let state = Arc::new(StreamState::default());
         let (writer, mut reader) =
