@@ -73,7 +73,9 @@ class PitchedMatcha(nn.Module):
         nn.init.zeros_(self.pitch_proj.bias)
         self.pitch_predictor = PitchPredictor(n_feats)
 
-    def forward(self, x, x_len, y, y_len, pitch, durations=None):
+    def forward(self, x, x_len, y, y_len, pitch, natural, durations=None):
+        """`natural` [B]: 1 for utterances at their own pitch, 0 for shifted copies (the pitch
+        predictor learns from the first only: a shift is the user's, not the text's)."""
         m = self.matcha
         mu_x, logw, x_mask = m.encoder(x, x_len, None)
         y_mask = sequence_mask(y_len, y.shape[-1]).unsqueeze(1).to(x_mask)
@@ -91,11 +93,12 @@ class PitchedMatcha(nn.Module):
         conditioned = mu_y + self.pitch_proj(pitch) * y_mask
         diff_loss, _ = m.decoder.compute_loss(x1=y, mask=y_mask, mu=conditioned, spks=None, cond=None)
         predicted = self.pitch_predictor(mu_y.detach(), y_mask)
-        voiced = pitch[:, 1:2] * y_mask
+        own = y_mask * natural.view(-1, 1, 1)
+        voiced = pitch[:, 1:2] * own
         f0_loss = torch.sum(torch.abs(predicted[:, :1] - pitch[:, :1]) * voiced) / voiced.sum().clamp(min=1)
         vuv_loss = nn.functional.binary_cross_entropy_with_logits(predicted[:, 1:2], pitch[:, 1:2],
                                                                   reduction="none")
-        vuv_loss = torch.sum(vuv_loss * y_mask) / y_mask.sum()
+        vuv_loss = torch.sum(vuv_loss * own) / own.sum().clamp(min=1)
         return dur_loss, prior_loss, diff_loss, f0_loss, vuv_loss
 
 
@@ -147,7 +150,9 @@ def collate(items, idx, stats, device):
     for b, i in enumerate(idx):
         p = items[i]["pitch"]
         pitch[b, :, : p.shape[1]] = p
-    return x, x_len, y, y_len, dur, pitch.to(device)
+    # Shifted copies (augment_pitch.py) are named ID_p+N / ID_p-N.
+    natural = torch.tensor([0.0 if "_p" in items[i]["id"] else 1.0 for i in idx])
+    return x, x_len, y, y_len, dur, pitch.to(device), natural.to(device)
 
 
 def main():
@@ -234,9 +239,10 @@ def main():
         random.seed(base.SEED * 7 + epoch)
         torch.manual_seed(base.SEED * 13 + epoch)
         for idx in base.batches(items, args.frames_per_batch, rng):
-            x, x_len, y, y_len, dur, pitch = collate(items, idx, stats, args.device)
+            x, x_len, y, y_len, dur, pitch, natural = collate(items, idx, stats, args.device)
             t0 = time.time()
-            losses = model(x, x_len, y, y_len, pitch, durations=dur if args.alignment == "teacher" else None)
+            losses = model(x, x_len, y, y_len, pitch, natural,
+                           durations=dur if args.alignment == "teacher" else None)
             loss = sum(losses)
             opt.zero_grad(set_to_none=True)
             loss.backward()
