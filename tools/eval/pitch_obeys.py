@@ -78,7 +78,9 @@ def main():
     data = torch.load(os.path.join(args.run, "features.pt"))
     items, stats = data["items"], data["stats"]
     items, f0_stats = attach_pitch(items, args.corpus)
-    model = PitchedMatcha(base.model_config(256), stats)
+    with open(os.path.join(args.run, "pitch.json")) as f:
+        features = json.load(f).get("features", "plain")
+    model = PitchedMatcha(base.model_config(256), stats, features, f0_stats)
     state = torch.load(os.path.join(args.run, "last.pt"), map_location="cpu")
     model.load_state_dict(state["model"])
     model.eval()
@@ -101,7 +103,7 @@ def main():
             for name, feat in curves(it["pitch"], f0_stats, frames).items():
                 torch.manual_seed(0)
                 feat_padded = torch.nn.functional.pad(feat, (0, padded - frames)).unsqueeze(0)
-                mu = mu_y + model.pitch_proj(feat_padded) * y_mask
+                mu = mu_y + model.pitch_condition(feat_padded) * y_mask
                 mel = m.decoder(mu, y_mask, args.steps, temperature=args.temperature)
                 mel = mel[0, :, :frames] * stats["mel_std"] + stats["mel_mean"]
                 npy = os.path.join(tmp, f"{n}.npy")

@@ -62,16 +62,51 @@ class PitchPredictor(nn.Module):
         return self.out(self.body(mu_y * mask)) * mask
 
 
+class CombMel(nn.Module):
+    """Each frame's F0 as the mel spectrum of a harmonic comb at that F0 (log, 0 where unvoiced):
+    the pitch in the terms the decoder already works in, bin by bin, rather than as one number it
+    must learn to spread over the harmonics."""
+
+    def __init__(self, f0_stats, n_fft=1024, n_mels=80, rate=22050, fmax=8000.0, sharpness=8):
+        super().__init__()
+        from librosa.filters import mel as mel_filters
+
+        basis = mel_filters(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=fmax)
+        self.register_buffer("basis", torch.from_numpy(basis).float())  # [n_mels, n_fft/2 + 1]
+        self.register_buffer("freqs", torch.linspace(0.0, rate / 2, n_fft // 2 + 1))
+        self.mean, self.std, self.sharpness = f0_stats["log_f0_mean"], f0_stats["log_f0_std"], sharpness
+
+    def forward(self, pitch):
+        # [B, 2, T] (log-F0 normalised, voiced) -> [B, n_mels, T]
+        f0 = torch.exp(pitch[:, 0] * self.std + self.mean).clamp(min=20.0)
+        voiced = pitch[:, 1]
+        comb = (0.5 + 0.5 * torch.cos(2 * math.pi * self.freqs / f0.unsqueeze(-1))) ** self.sharpness
+        mel = torch.log1p(100.0 * (comb * voiced.unsqueeze(-1)) @ self.basis.T) / 4.0
+        return mel.transpose(1, 2)
+
+
 class PitchedMatcha(nn.Module):
-    def __init__(self, hp, stats):
+    def __init__(self, hp, stats, features="plain", f0_stats=None):
         super().__init__()
         self.matcha = MatchaTTS(**hp, data_statistics=stats, out_size=None, prior_loss=True,
                                 use_precomputed_durations=True)
         n_feats = hp["n_feats"]
-        self.pitch_proj = nn.Conv1d(2, n_feats, 1)
+        self.comb = CombMel(f0_stats, n_mels=n_feats) if features == "comb" else None
+        extra = n_feats if self.comb is not None else 0
+        self.pitch_proj = nn.Conv1d(2 + extra, n_feats, 1)
         nn.init.zeros_(self.pitch_proj.weight)
         nn.init.zeros_(self.pitch_proj.bias)
+        if self.comb is not None:
+            # The comb goes straight into the prior at first: a strong, bin-by-bin pitch signal.
+            with torch.no_grad():
+                self.pitch_proj.weight[:, 2:, 0].copy_(torch.eye(n_feats))
         self.pitch_predictor = PitchPredictor(n_feats)
+
+    def pitch_condition(self, pitch):
+        """What the pitch adds to the frame prior: [B, 2, T] -> [B, n_feats, T]."""
+        if self.comb is not None:
+            pitch = torch.cat([pitch, self.comb(pitch)], dim=1)
+        return self.pitch_proj(pitch)
 
     def forward(self, x, x_len, y, y_len, pitch, natural, durations=None):
         """`natural` [B]: 1 for utterances at their own pitch, 0 for shifted copies (the pitch
@@ -90,7 +125,7 @@ class PitchedMatcha(nn.Module):
         prior_loss = torch.sum(0.5 * ((y - mu_y) ** 2 + math.log(2 * math.pi)) * y_mask)
         prior_loss = prior_loss / (torch.sum(y_mask) * m.n_feats)
         # pitch: [B, 2, T] (log-F0 normalised, voiced 0/1)
-        conditioned = mu_y + self.pitch_proj(pitch) * y_mask
+        conditioned = mu_y + self.pitch_condition(pitch) * y_mask
         diff_loss, _ = m.decoder.compute_loss(x1=y, mask=y_mask, mu=conditioned, spks=None, cond=None)
         predicted = self.pitch_predictor(mu_y.detach(), y_mask)
         own = y_mask * natural.view(-1, 1, 1)
@@ -162,6 +197,8 @@ def main():
     ap.add_argument("--run", required=True)
     ap.add_argument("--init", help="a plain acoustic checkpoint (train_acoustic.py last.pt) to start from")
     ap.add_argument("--alignment", choices=["teacher", "mas"], default="teacher")
+    ap.add_argument("--pitch-features", choices=["plain", "comb"], default="plain",
+                    help="plain: (log-F0, voiced) through a 1x1 convolution; comb: also a harmonic comb's mel")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-minutes", type=float, default=1e9)
@@ -184,7 +221,7 @@ def main():
         items += with_pitch
     hp = base.model_config(256)
     torch.manual_seed(base.SEED)
-    model = PitchedMatcha(hp, stats).to(args.device)
+    model = PitchedMatcha(hp, stats, args.pitch_features, f0_stats).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     step, epoch = 0, 0
     last = os.path.join(args.run, "last.pt")
@@ -205,7 +242,8 @@ def main():
             model.matcha.load_state_dict(weights)
         print(f"started from {args.init} (step {state['step']})")
     with open(os.path.join(args.run, "pitch.json"), "w") as f:
-        json.dump({"f0": f0_stats, "frame_centre": "sample t * 256 + 128", "alignment": args.alignment}, f, indent=1)
+        json.dump({"f0": f0_stats, "frame_centre": "sample t * 256 + 128", "alignment": args.alignment,
+                   "features": args.pitch_features}, f, indent=1)
     print(f"{len(items)} utterances with pitch, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
 
     log_path = os.path.join(args.run, "losses.csv")
