@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use mellow_engine::audio::wav::{pcm16, wav_header};
 use mellow_engine::stream::{Pipeline, PipelineConfig};
 
 use crate::inputs::{read_file_text, MAX_TEXT_BYTES};
@@ -44,7 +45,8 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         anyhow::Error::new(e).context("cannot write to standard output")
     };
     if !args.output_raw {
-        out.write_all(&streaming_wav_header(rate)).map_err(fail)?;
+        // A stream of unknown length: the sizes say "as long as it goes", as streaming tools write.
+        out.write_all(&wav_header(rate, u32::MAX)).map_err(fail)?;
         out.flush().map_err(fail)?;
     }
     let mut samples = vec![0f32; 8192];
@@ -55,8 +57,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         if n > 0 {
             bytes.clear();
             for s in &samples[..n] {
-                let v = (s.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16;
-                bytes.extend_from_slice(&v.to_le_bytes());
+                bytes.extend_from_slice(&pcm16(*s).to_le_bytes());
             }
             out.write_all(&bytes).map_err(fail)?;
             out.flush().map_err(fail)?;
@@ -78,10 +79,4 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         bail!("some text could not be spoken (see above)");
     }
     Ok(())
-}
-
-/// A WAV header for a stream of unknown length: the sizes say "as long as it goes" (0xFFFFFFFF),
-/// as streaming tools write them.
-fn streaming_wav_header(rate: u32) -> [u8; 44] {
-    mellow_engine::audio::wav::wav_header(rate, u32::MAX)
 }

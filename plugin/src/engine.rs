@@ -223,8 +223,9 @@ impl Worker {
             }
             if self.rendered.get(&client.id) == Some(&wanted) {
                 // Rendered already (an activation at the same rate asked again, or the last bank
-                // has just reached a queue that was full).
-                if delivered {
+                // has just reached a queue that was full): record the delivery once, when it
+                // happens, not at every look.
+                if delivered && !client.status.up_to_date.load(Ordering::Acquire) {
                     client.status.set_delivered(&wanted);
                 }
                 client.status.up_to_date.store(delivered, Ordering::Release);

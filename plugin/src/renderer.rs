@@ -283,18 +283,23 @@ mod tests {
         shifts[shifts.len() / 2]
     }
 
-    #[test]
-    fn a_cancelled_line_stops_at_the_first_chunk() {
-        let mut synth = load("").unwrap();
-        let settings = RenderSettings {
+    /// Settings for rendering single lines in these tests (the text and voice come from the test).
+    fn line_settings(mapping: NoteMapping, sample_rate: u32) -> RenderSettings {
+        RenderSettings {
             text: String::new(),
             voice: String::new(),
             steps: 2,
             temperature: 0.667,
             rate: 1.0,
-            mapping: NoteMapping::KeyPerLine,
-            sample_rate: 48_000,
-        };
+            mapping,
+            sample_rate,
+        }
+    }
+
+    #[test]
+    fn a_cancelled_line_stops_at_the_first_chunk() {
+        let mut synth = load("").unwrap();
+        let settings = line_settings(NoteMapping::KeyPerLine, 48_000);
         let long = "This line would take a good while to speak, were it not stopped. ".repeat(8);
         let chunks = std::cell::Cell::new(0);
         let cancel_after_one = || {
@@ -309,15 +314,7 @@ mod tests {
     #[test]
     fn pitch_follow_moves_the_pitch_and_keeps_the_length() {
         let mut synth = load("").unwrap();
-        let settings = RenderSettings {
-            text: String::new(),
-            voice: String::new(),
-            steps: 2,
-            temperature: 0.667,
-            rate: 1.0,
-            mapping: NoteMapping::PitchFollow { root: 60 },
-            sample_rate: 22_050,
-        };
+        let settings = line_settings(NoteMapping::PitchFollow { root: 60 }, 22_050);
         let line = "Hello from Mellow, this is a pitch test.";
         let never = || false;
         let root = speak(&mut synth, line, &settings, 0, &never)

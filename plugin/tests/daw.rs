@@ -11,7 +11,9 @@ use clack_host::prelude::*;
 
 mod common;
 use clack_host::events::Match;
-use common::{audio_config, entry, instance, note_off, note_on, play_until_sound, Audio, TestHost};
+use common::{
+    audio_config, entry, instance, note_off, play_note, play_until_sound, Audio, TestHost,
+};
 
 const BLOCK: usize = 512;
 
@@ -55,13 +57,7 @@ fn bounce(plugin: &mut PluginInstance<TestHost>, rate: f64, key: u16, blocks: us
         .activate(|_, _| (), audio_config(rate, BLOCK as u32))
         .expect("activates");
     let mut processor = stopped.start_processing().expect("starts");
-    let mut audio = Audio::new(BLOCK);
-    audio.events.push(&note_on(key, 0));
-    let mut heard = Vec::new();
-    for _ in 0..blocks {
-        audio.process(&mut processor, BLOCK);
-        heard.extend(audio.block(BLOCK));
-    }
+    let heard = play_note(&mut Audio::new(BLOCK), &mut processor, key, BLOCK, blocks);
     let stopped = processor.stop_processing();
     plugin.deactivate(stopped);
     heard
@@ -120,12 +116,7 @@ fn a_daw_session_bounces_switches_rates_and_tears_down_at_once() {
         audio.process(&mut processor, BLOCK);
     }
     set_text(&mut reference, b"Hello from Mellow.", b"Hello from Yellow.");
-    audio.events.push(&note_on(60, 0));
-    let mut during = Vec::new();
-    for _ in 0..8 {
-        audio.process(&mut processor, BLOCK);
-        during.extend(audio.block(BLOCK));
-    }
+    let during = play_note(&mut audio, &mut processor, 60, BLOCK, 8);
     assert_eq!(
         during, warm,
         "a note during the re-render did not play the phrase there was"
@@ -142,13 +133,7 @@ fn a_daw_session_bounces_switches_rates_and_tears_down_at_once() {
         .expect("activates");
     let mut processor = stopped.start_processing().expect("starts");
     set_text(&mut cold, b"Hello from Mellow.", b"Hello from Yellow.");
-    let mut audio = Audio::new(BLOCK);
-    audio.events.push(&note_on(60, 0));
-    let mut changed = Vec::new();
-    for _ in 0..8 {
-        audio.process(&mut processor, BLOCK);
-        changed.extend(audio.block(BLOCK));
-    }
+    let changed = play_note(&mut Audio::new(BLOCK), &mut processor, 60, BLOCK, 8);
     assert_eq!(
         changed, warm_yellow,
         "the bounce played the phrase from before the change"

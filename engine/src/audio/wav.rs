@@ -35,6 +35,17 @@ pub fn read_mono(path: &Path) -> Result<(Vec<f32>, u32)> {
     Ok((mono, spec.sample_rate))
 }
 
+/// A sample in [-1, 1] (clamped) as 16-bit PCM: the one conversion WAV files, raw streams and
+/// 16-bit sound cards share.
+///
+/// ```
+/// use mellow_engine::audio::wav::pcm16;
+/// assert_eq!((pcm16(1.0), pcm16(-2.0), pcm16(0.0)), (32767, -32767, 0));
+/// ```
+pub fn pcm16(sample: f32) -> i16 {
+    (sample.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16
+}
+
 /// A mono 16-bit WAV written as samples arrive, so memory stays flat however long the audio:
 /// the header's sizes are filled in at [`WavFileWriter::finish`], and the file appears at its
 /// path only then (see [`OutputFile`]: atomic for a regular file, written into for a device or
@@ -98,9 +109,8 @@ impl WavFileWriter {
             )));
         }
         for &s in samples {
-            let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
             self.buffer
-                .write_all(&v.to_le_bytes())
+                .write_all(&pcm16(s).to_le_bytes())
                 .map_err(|e| write_error(&self.path, e))?;
         }
         self.data_bytes += bytes;

@@ -365,7 +365,7 @@ impl FromMono for f32 {
 
 impl FromMono for i16 {
     fn from_mono(sample: f32) -> Self {
-        (sample.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16
+        crate::audio::wav::pcm16(sample)
     }
 }
 

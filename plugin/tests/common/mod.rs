@@ -169,9 +169,21 @@ pub fn play_until_sound(
             break;
         }
     }
+    play_note(audio, processor, key, frames, 8)
+}
+
+/// `blocks` blocks of `frames` back to back (as a bounce runs them), with a note-on of `key` at
+/// sample 0 of the first; the left and right channels of each block, one block after another.
+pub fn play_note(
+    audio: &mut Audio,
+    processor: &mut StartedPluginAudioProcessor<TestHost>,
+    key: u16,
+    frames: usize,
+    blocks: usize,
+) -> Vec<f32> {
     audio.events.push(&note_on(key, 0));
     let mut heard = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..blocks {
         audio.process(processor, frames);
         heard.extend(audio.block(frames));
     }
@@ -187,12 +199,7 @@ pub fn first_sound(
 ) -> Vec<f32> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        audio.events.push(&note_on(key, 0));
-        let mut heard = Vec::new();
-        for _ in 0..8 {
-            audio.process(processor, frames);
-            heard.extend(audio.block(frames));
-        }
+        let heard = play_note(audio, processor, key, frames, 8);
         assert!(heard.iter().all(|s| s.is_finite()), "non-finite audio");
         if heard.iter().any(|s| s.abs() > 1e-3) {
             return heard;
