@@ -144,4 +144,29 @@ fn the_editor_opens_and_draws_under_xvfb() {
     gui.hide(&handle).unwrap();
     gui.destroy(&handle);
     plugin.deactivate(processor);
+    // The editor's window thread tears down its GL display after `destroy` returns; the X
+    // server must outlive it, or Xlib ends the process from that thread mid-teardown.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while window_threads_alive() {
+        assert!(
+            Instant::now() < deadline,
+            "the editor's window thread did not end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether a thread this one started is still running: Linux gives a new thread its creator's
+/// name, and the editor's window thread is the only one the test thread starts.
+fn window_threads_alive() -> bool {
+    // The link reads "PID/task/TID", relative to /proc.
+    let me = std::path::Path::new("/proc")
+        .join(std::fs::read_link("/proc/thread-self").expect("/proc/thread-self"));
+    let my_name = std::fs::read_to_string(me.join("comm")).expect("the test thread's name");
+    let me = me.file_name().map(|id| id.to_owned());
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .flatten()
+        .filter(|task| Some(task.file_name()) != me)
+        .any(|task| std::fs::read_to_string(task.path().join("comm")).ok() == Some(my_name.clone()))
 }
