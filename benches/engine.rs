@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, Criterion};
+use mellow_engine::acoustic::{AcousticConfig, AcousticModel, Sampler};
 use mellow_engine::audio::{MelConfig, MelSpectrogram};
-use mellow_engine::model::{AcousticConfig, AcousticModel, Sampler};
 use mellow_engine::synth::phase_vocoder;
 use mellow_engine::text::PhonemeMap;
 use mellow_engine::vocoder::hifigan::HifiGan;
@@ -154,7 +154,7 @@ fn stages(c: &mut Criterion) {
             num_layers: layers,
             n_fft: 1024,
             hop_length: 256,
-            padding: "same".into(),
+            padding: mellow_engine::vocoder::IstftPadding::Same,
         });
         group.bench_function(
             format!("vocoder: vocos (dim {dim}, {layers} layers)"),
@@ -189,12 +189,12 @@ fn whole_render(_c: &mut Criterion) {
             sampler: Some(Sampler::Euler),
             ..Default::default()
         };
-        synth.speak(text, &opts).unwrap();
+        synth.speak_text(text, &opts).unwrap();
         let runs = 5;
         let start = Instant::now();
         let mut audio_seconds = 0.0;
         for _ in 0..runs {
-            audio_seconds += synth.speak(text, &opts).unwrap().0.duration_seconds();
+            audio_seconds += synth.speak_text(text, &opts).unwrap().duration_seconds();
         }
         let compute = start.elapsed().as_secs_f64();
         println!(

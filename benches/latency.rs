@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, Criterion};
 use mellow_engine::stream::{Event, Pipeline, PipelineConfig};
 use mellow_engine::voice::embedded::default_voice;
-use mellow_engine::{SynthesisOptions, Synthesizer};
+use mellow_engine::{SpeechSink, SynthesisOptions, Synthesizer};
 
 /// One sentence of about 12 s with the built-in voice (12.2 s).
 const SENTENCE: &str = "When the last train of the evening finally pulled into the quiet station \
@@ -25,24 +25,30 @@ fn synthesizer() -> Synthesizer {
     Synthesizer::new(&voice, None).expect("the voice builds")
 }
 
+/// Keeps the length of the first chunk and stops the utterance there.
+struct FirstChunk(usize);
+
+impl SpeechSink for FirstChunk {
+    fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
+        self.0 = samples.len();
+        Ok(false)
+    }
+}
+
 /// Text → sentences → the first chunk of samples; the rest is not made.
 fn first_samples(synth: &mut Synthesizer, options: &SynthesisOptions) -> usize {
     let opts = synth.resolve(options).unwrap();
-    let sentences = synth.sentences(SENTENCE).unwrap();
-    let mut got = 0;
-    synth
-        .stream_sentence(&sentences[0].ids, &opts, &mut |samples| {
-            got = samples.len();
-            false
-        })
-        .unwrap();
-    got
+    let utterance = synth.utterance(SENTENCE).unwrap();
+    let mut first = FirstChunk(0);
+    let rate = synth.sample_rate();
+    synth.speak(&utterance, &opts, rate, &mut first).unwrap();
+    first.0
 }
 
 fn synthesizer_path(c: &mut Criterion) {
     let mut synth = synthesizer();
     let options = SynthesisOptions::default();
-    let (audio, _) = synth.speak(SENTENCE, &options).unwrap();
+    let audio = synth.speak_text(SENTENCE, &options).unwrap();
     println!(
         "sentence: {:.1} s of audio at the default settings",
         audio.duration_seconds()

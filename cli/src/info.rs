@@ -1,23 +1,21 @@
 //! `mellow info VOICE`: what a voice file holds.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::Args;
-
-use crate::render::load_voice;
+use mellow_engine::voice::resolve_voice;
 
 #[derive(Args)]
 pub struct InfoArgs {
-    /// A voice file (default: the built-in voice).
-    voice: Option<PathBuf>,
+    /// A voice: a file, a name `mellow voices` lists (default: the built-in voice).
+    #[arg(default_value = "")]
+    voice: String,
     /// Print the whole config as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: InfoArgs) -> Result<()> {
-    let voice = load_voice(args.voice.as_deref())?;
+    let voice = resolve_voice(&args.voice)?;
     let c = &voice.config;
     if args.json {
         println!("{}", serde_json::to_string_pretty(c)?);

@@ -4,8 +4,7 @@
 mod convert;
 mod devices;
 mod info;
-mod inputs;
-mod live;
+mod json_lines;
 mod playback;
 mod plot;
 mod render;

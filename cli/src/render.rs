@@ -6,20 +6,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mellow_engine::audio::resample::StreamResampler;
 use mellow_engine::audio::wav::{write_atomic_at, write_wav_atomic, WavFileWriter};
-use mellow_engine::synth::{load_vocoder, phase_vocoder, Audio, ResolvedOptions};
-use mellow_engine::text::Sentence;
-use mellow_engine::voice::resolve_voice;
-use mellow_engine::{MelOutput, Sampler, SynthesisOptions, Synthesizer, Voice};
-
-use crate::inputs::{
-    check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
-    MAX_BATCH_BYTES, MAX_TEXT_BYTES,
+use mellow_engine::input::{
+    check_length, read_conditioning, read_file_text, read_mel, read_stdin, MAX_BATCH_BYTES,
+    MAX_TEXT_BYTES,
 };
+use mellow_engine::{
+    pool, MelOutput, ResolvedOptions, Sampler, SpeechSink, SynthesisOptions, Synthesizer, Utterance,
+};
+
+use crate::json_lines::parse_json_lines;
 use crate::plot::write_plot;
 use crate::stream_out;
-use mellow_engine::pool;
 
 /// Voice and sampling options shared by the commands that synthesise.
 #[derive(Args, Clone)]
@@ -111,41 +109,17 @@ pub struct PhonemizeArgs {
     pub json: bool,
 }
 
-/// The voice named by `--voice` (see [`resolve_voice`]), else the built-in one.
-pub fn load_voice(arg: Option<&Path>) -> Result<Voice> {
-    let spec = arg
+pub fn build_synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
+    let voice = args
+        .voice
+        .as_deref()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Ok(resolve_voice(&spec)?)
-}
-
-pub fn build_synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
-    // A mel with an explicit vocoder needs no voice: the vocoder file (or the phase vocoder's
-    // config) stands in for one.
-    let voice = match (&args.voice, need_acoustic, args.vocoder.as_deref()) {
-        (None, false, Some("phase")) => phase_only_voice()?,
-        (None, false, Some(path)) => {
-            return Ok(Synthesizer::new(&Voice::load(Path::new(path))?, None)?)
-        }
-        _ => load_voice(args.voice.as_deref())?,
-    };
-    let vocoder = match args.vocoder.as_deref() {
-        None => None,
-        Some("phase") => Some(phase_vocoder(&voice.config.mel, 32)),
-        Some(path) => Some(load_vocoder(&Voice::load(Path::new(path))?)?),
-    };
-    Ok(Synthesizer::new(&voice, vocoder)?)
-}
-
-/// A config-only voice for vocoding mels with the phase vocoder when no voice is given.
-fn phase_only_voice() -> Result<Voice> {
-    let config = mellow_engine::VoiceConfig::vocoder_only(
-        "phase".into(),
-        mellow_engine::vocoder::VocoderConfig::Phase { iterations: 32 },
-        "built in".into(),
-        "GPL-3.0-or-later".into(),
-    );
-    Ok(Voice::new(config, Default::default(), "the phase vocoder")?)
+    Ok(Synthesizer::for_names(
+        &voice,
+        args.vocoder.as_deref(),
+        need_acoustic,
+    )?)
 }
 
 pub fn synthesis_options(args: &SynthArgs) -> SynthesisOptions {
@@ -158,88 +132,6 @@ pub fn synthesis_options(args: &SynthArgs) -> SynthesisOptions {
         seed: args.seed,
         speaker: args.speaker,
     }
-}
-
-fn write(path: &Path, audio: Audio, rate: Option<u32>) -> Result<()> {
-    let audio = match rate {
-        Some(r) => audio.resampled(r)?,
-        None => audio,
-    };
-    write_wav_atomic(path, &audio.samples, audio.sample_rate)?;
-    Ok(())
-}
-
-fn progress_bar(total: usize) -> Option<ProgressBar> {
-    if total < 2 || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} sentences, {elapsed} elapsed, ~{eta} left",
-        )
-        .ok()?,
-    );
-    Some(bar)
-}
-
-/// The sentences of `text` (or of phonemes), with warnings about skipped characters printed.
-fn sentences_for(synth: &Synthesizer, text: &str, phonemes: bool) -> Result<Vec<Sentence>> {
-    if phonemes {
-        return Ok(synth.phoneme_sentences(text)?);
-    }
-    let reading = synth.read(text)?;
-    for warning in &reading.warnings {
-        eprintln!("warning: {warning}");
-    }
-    Ok(reading.sentences)
-}
-
-/// Speaks `sentences` into a WAV at `path`, written as each sentence is made (memory stays flat
-/// however long the text), at `out_rate` when given; the mels come back when `keep_mels`.
-fn render_to_wav(
-    synth: &mut Synthesizer,
-    sentences: &[Sentence],
-    opts: &ResolvedOptions,
-    path: &Path,
-    out_rate: Option<u32>,
-    keep_mels: bool,
-) -> Result<Vec<MelOutput>> {
-    let rate = out_rate.unwrap_or(synth.sample_rate());
-    mellow_engine::synth::check_output_rate(rate)?;
-    let mut resampler =
-        StreamResampler::new(synth.sample_rate(), rate).map_err(anyhow::Error::msg)?;
-    let mut wav = WavFileWriter::create(path, rate)?;
-    let mut converted = Vec::new();
-    let bar = progress_bar(sentences.len());
-    let mels = synth.speak_sentences_into(
-        sentences,
-        opts,
-        keep_mels,
-        &mut |samples| {
-            converted.clear();
-            resampler
-                .push(samples, &mut converted)
-                .map_err(mellow_engine::Error::input)?;
-            wav.write(&converted)
-        },
-        |done, _| {
-            if let Some(b) = &bar {
-                b.set_position(done as u64);
-            }
-        },
-    );
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let mels = mels?;
-    converted.clear();
-    resampler
-        .finish(&mut converted)
-        .map_err(anyhow::Error::msg)?;
-    wav.write(&converted)?;
-    wav.finish()?;
-    Ok(mels)
 }
 
 pub fn run(args: RenderArgs) -> Result<()> {
@@ -262,7 +154,12 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let mut synth = build_synthesizer(&args.synth, true)?;
     let opts = synth.resolve(&synthesis_options(&args.synth))?;
     if let Some(path) = &args.conditioning {
-        return render_conditioning(&args, &mut synth, &opts, path);
+        let output = args
+            .output
+            .as_ref()
+            .context("--conditioning renders one file: give -o FILE.wav")?;
+        let utterance = synth.conditioned_utterance(&read_conditioning(path)?)?;
+        return render_file(&args, &mut synth, &utterance, &opts, output);
     }
     // Line-by-line renders take a long input; one file takes one utterance's worth.
     let limit = if args.out_dir.is_some() || args.json_input {
@@ -282,17 +179,76 @@ pub fn run(args: RenderArgs) -> Result<()> {
         return render_lines(&args, synth, &opts, &text, dir);
     }
     check_length(&text)?;
-    let output = args.output.as_ref().expect("checked above");
-    let sentences = sentences_for(&synth, &text, args.phonemes)?;
+    let output = args.output.as_ref().context("-o FILE.wav")?;
+    let utterance = utterance_of(&synth, &text, args.phonemes)?;
+    render_file(&args, &mut synth, &utterance, &opts, output)
+}
+
+/// What `text` (or phonemes) says, with warnings about skipped characters printed.
+fn utterance_of(synth: &Synthesizer, text: &str, phonemes: bool) -> Result<Utterance> {
+    let utterance = match phonemes {
+        true => synth.phoneme_utterance(text)?,
+        false => synth.utterance(text)?,
+    };
+    for warning in &utterance.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(utterance)
+}
+
+/// A WAV file written as the audio is made (memory stays flat however long the text), with the
+/// mels kept for `--mel-out` and `--plot`, and a progress bar on a terminal.
+struct FileSink {
+    wav: WavFileWriter,
+    mels: Option<Vec<MelOutput>>,
+    bar: Option<ProgressBar>,
+}
+
+impl SpeechSink for FileSink {
+    fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
+        self.wav.write(samples)?;
+        Ok(true)
+    }
+
+    fn wants_mels(&self) -> bool {
+        self.mels.is_some()
+    }
+
+    fn segment_mel(&mut self, _index: usize, mel: MelOutput) -> mellow_engine::Result<()> {
+        self.mels.get_or_insert_with(Vec::new).push(mel);
+        Ok(())
+    }
+
+    fn progress(&mut self, done: usize, _total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        }
+    }
+}
+
+/// Speaks `utterance` into a WAV at `path`, then writes the mel and plot files asked for.
+fn render_file(
+    args: &RenderArgs,
+    synth: &mut Synthesizer,
+    utterance: &Utterance,
+    opts: &ResolvedOptions,
+    path: &Path,
+) -> Result<()> {
+    let rate = args.synth.sample_rate.unwrap_or(synth.sample_rate());
+    mellow_engine::synth::check_output_rate(rate)?;
     let keep_mels = args.mel_out.is_some() || args.plot.is_some();
-    let mels = render_to_wav(
-        &mut synth,
-        &sentences,
-        &opts,
-        output,
-        args.synth.sample_rate,
-        keep_mels,
-    )?;
+    let mut sink = FileSink {
+        wav: WavFileWriter::create(path, rate)?,
+        mels: keep_mels.then(Vec::new),
+        bar: progress_bar(utterance.segments.len()),
+    };
+    let spoken = synth.speak(utterance, opts, rate, &mut sink);
+    if let Some(bar) = &sink.bar {
+        bar.finish_and_clear();
+    }
+    spoken?;
+    sink.wav.finish()?;
+    let mels = sink.mels.unwrap_or_default();
     if let Some(path) = &args.mel_out {
         write_mels(path, &mels)?;
     }
@@ -302,6 +258,21 @@ pub fn run(args: RenderArgs) -> Result<()> {
     Ok(())
 }
 
+fn progress_bar(total: usize) -> Option<ProgressBar> {
+    if total < 2 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} sentences, {elapsed} elapsed, ~{eta} left",
+        )
+        .ok()?,
+    );
+    Some(bar)
+}
+
+/// One numbered WAV per non-empty line, rendered on parallel workers and written in order.
 fn render_lines(
     args: &RenderArgs,
     synth: Synthesizer,
@@ -315,6 +286,8 @@ fn render_lines(
     if lines.is_empty() {
         bail!("the input has no lines to speak");
     }
+    let rate = args.synth.sample_rate.unwrap_or(synth.sample_rate());
+    mellow_engine::synth::check_output_rate(rate)?;
     let bar = progress_bar(lines.len());
     // The first worker takes the synthesizer already loaded; the others load their own.
     let loaded = std::sync::Mutex::new(Some(synth));
@@ -322,26 +295,23 @@ fn render_lines(
         Ok(Some(synth)) => Ok(synth),
         _ => build_synthesizer(&args.synth, true),
     };
-    let speak = |synth: &mut Synthesizer, i: usize| {
-        check_length(lines[i]).with_context(|| format!("line {}", i + 1))?;
-        let sentences = sentences_for(synth, lines[i], args.phonemes)
-            .with_context(|| format!("line {}", i + 1))?;
-        let (audio, _) = synth
-            .speak_sentences(&sentences, opts, |_, _| {})
-            .with_context(|| format!("line {}", i + 1))?;
-        Ok(audio)
+    let speak = |synth: &mut Synthesizer, i: usize| -> Result<Vec<f32>> {
+        let line = || format!("line {}", i + 1);
+        check_length(lines[i]).with_context(line)?;
+        let utterance = utterance_of(synth, lines[i], args.phonemes).with_context(line)?;
+        let mut samples = Vec::new();
+        synth
+            .speak(&utterance, opts, rate, &mut samples)
+            .with_context(line)?;
+        Ok(samples)
     };
     pool::in_order(
         lines.len(),
         pool::workers_for(lines.len()),
         make_worker,
         speak,
-        |i, audio| {
-            write(
-                &dir.join(format!("{i:04}.wav")),
-                audio,
-                args.synth.sample_rate,
-            )?;
+        |i, samples| {
+            write_wav_atomic(&dir.join(format!("{i:04}.wav")), &samples, rate)?;
             if let Some(b) = &bar {
                 b.inc(1);
             }
@@ -377,64 +347,16 @@ fn render_json_lines(
                 i + 1
             ),
         };
+        let context = || format!("JSON input line {}", i + 1);
         let mut line_opts = *opts;
         if let Some(s) = line.speaker_id {
             line_opts.speaker = s;
             let speakers = synth.config().acoustic.as_ref().map_or(1, |a| a.n_spks);
-            mellow_engine::synth::check_speaker(s, speakers)
-                .with_context(|| format!("JSON input line {}", i + 1))?;
+            mellow_engine::synth::check_speaker(s, speakers).with_context(context)?;
         }
-        check_length(&line.text).with_context(|| format!("JSON input line {}", i + 1))?;
-        let sentences = sentences_for(synth, &line.text, false)
-            .with_context(|| format!("JSON input line {}", i + 1))?;
-        render_to_wav(
-            synth,
-            &sentences,
-            &line_opts,
-            &path,
-            args.synth.sample_rate,
-            false,
-        )
-        .with_context(|| format!("JSON input line {}", i + 1))?;
-    }
-    Ok(())
-}
-
-fn render_conditioning(
-    args: &RenderArgs,
-    synth: &mut Synthesizer,
-    opts: &ResolvedOptions,
-    path: &Path,
-) -> Result<()> {
-    let output = args
-        .output
-        .as_ref()
-        .context("--conditioning renders one file: give -o FILE.wav")?;
-    let c = read_conditioning(path)?;
-    let map = synth
-        .config()
-        .phonemes
-        .clone()
-        .context("this voice has no phoneme map")?;
-    let resolved = c
-        .resolve(&map)
-        .with_context(|| format!("{}", path.display()))?;
-    let (ids, durations) = (resolved.ids, resolved.durations);
-    let mel = synth.mel(&ids, Some(&durations), c.pitch.as_deref(), opts)?;
-    let samples = synth.vocode(&mel.mel)?;
-    write(
-        output,
-        Audio {
-            samples,
-            sample_rate: synth.sample_rate(),
-        },
-        args.synth.sample_rate,
-    )?;
-    if let Some(path) = &args.mel_out {
-        write_mels(path, std::slice::from_ref(&mel))?;
-    }
-    if let Some(plot) = &args.plot {
-        write_plot(plot, &[mel])?;
+        check_length(&line.text).with_context(context)?;
+        let utterance = utterance_of(synth, &line.text, false).with_context(context)?;
+        render_file(args, synth, &utterance, &line_opts, &path).with_context(context)?;
     }
     Ok(())
 }
@@ -458,14 +380,11 @@ fn render_mel(args: &RenderArgs, path: &Path) -> Result<()> {
     let mut synth = build_synthesizer(&args.synth, false)?;
     let mel = read_mel(path)?;
     let samples = synth.vocode(&mel)?;
-    write(
-        output,
-        Audio {
-            samples,
-            sample_rate: synth.sample_rate(),
-        },
-        args.synth.sample_rate,
-    )?;
+    let rate = args.synth.sample_rate.unwrap_or(synth.sample_rate());
+    mellow_engine::synth::check_output_rate(rate)?;
+    let samples = mellow_engine::audio::resample::resample(&samples, synth.sample_rate(), rate)
+        .map_err(anyhow::Error::msg)?;
+    write_wav_atomic(output, &samples, rate)?;
     if let Some(plot) = &args.plot {
         write_plot(
             plot,
@@ -482,7 +401,7 @@ pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
     let voice = args
         .voice
         .as_deref()
-        .map(|p| load_voice(Some(p)))
+        .map(|p| mellow_engine::voice::resolve_voice(&p.to_string_lossy()))
         .transpose()?;
     let (language, map) = match &voice {
         Some(v) => (

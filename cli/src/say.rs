@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use clap::Args;
 use cpal::traits::StreamTrait;
-use mellow_engine::stream::{Event, Pipeline, PipelineConfig};
+use mellow_engine::input::{read_file_text, MAX_TEXT_BYTES};
+use mellow_engine::stream::{Event, Feeder, Pipeline, PipelineConfig, TextSource};
 
-use crate::inputs::{read_file_text, MAX_TEXT_BYTES};
-use crate::live::{Feeder, TextSource};
 use crate::playback::{
     choose_config, device_name, host, open_output, output_device, start, DeviceFault,
 };
@@ -96,7 +95,7 @@ pub fn run(args: SayArgs) -> Result<()> {
             config.sample_format()
         );
     }
-    let feeder = Feeder::start(pipeline, source);
+    let feeder = Feeder::start(pipeline, source)?;
     let mut failed = false;
     loop {
         if interrupted.load(Ordering::Acquire) {

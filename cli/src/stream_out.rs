@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use mellow_engine::audio::wav::{pcm16, wav_header};
-use mellow_engine::stream::{Pipeline, PipelineConfig};
+use mellow_engine::input::{read_file_text, MAX_TEXT_BYTES};
+use mellow_engine::stream::{Event, EventReceiver, Feeder, Pipeline, PipelineConfig, TextSource};
 
-use crate::inputs::{read_file_text, MAX_TEXT_BYTES};
-use crate::live::{report_failures, Feeder, TextSource};
 use crate::render::{build_synthesizer, synthesis_options, RenderArgs};
 
 pub fn run(args: &RenderArgs) -> Result<()> {
@@ -38,7 +37,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     )?;
     let events = pipeline.events().clone();
     let state = pipeline.state().clone();
-    let feeder = Feeder::start(pipeline, source);
+    let feeder = Feeder::start(pipeline, source)?;
     let mut out = std::io::stdout().lock();
     let fail = |e: std::io::Error| {
         state.close_consumer();
@@ -79,4 +78,21 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         bail!("some text could not be spoken (see above)");
     }
     Ok(())
+}
+
+/// Prints the pipeline's failures and warnings (numbered as the input's utterances), noting
+/// whether there were failures.
+pub fn report_failures(events: &EventReceiver, failed: &mut bool) {
+    for event in events.try_iter() {
+        match event {
+            Event::Failed { utterance, message } => {
+                eprintln!("error: utterance {utterance}: {message}");
+                *failed = true;
+            }
+            Event::Warning { utterance, message } => {
+                eprintln!("warning: utterance {utterance}: {message}");
+            }
+            _ => {}
+        }
+    }
 }

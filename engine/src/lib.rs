@@ -1,12 +1,34 @@
 //! Mellow's engine: text → phonemes → encoder → durations → prior → sampler → mel → vocoder → PCM.
 //!
-//! The public face is [`Synthesizer`] (load a [`Voice`], then `speak`, `mel`, `vocode`); the
-//! modules below it are the stages, each usable on its own.
+//! The face: load a [`Voice`] (`voice::resolve_voice` takes a built-in name, a voice-folder name
+//! or a path), make a [`Synthesizer`], turn what to say into an [`Utterance`] and
+//! [`Synthesizer::speak`] it into any [`SpeechSink`]; a [`Pipeline`] runs that loop on a worker
+//! thread for live playback. The modules are the floors of the house, each usable on its own,
+//! each importing only from the floors below it:
+//!
+//! ```text
+//! stream/  pipeline (worker, control channel) and the real-time ring      ─┐
+//! synth/   options, the Synthesizer, the one utterance loop                │ uses
+//! voice/   file format, built-in voice, resolution; conditioning files     │ what is
+//! acoustic/ the Matcha-style model    vocoder/ vocoders + chunked vocoding  │ below
+//! nn/      shared kernels             text/ front end    audio/ DSP, WAV    ▼
+//! ```
+//!
+//! ```no_run
+//! # fn main() -> mellow_engine::Result<()> {
+//! use mellow_engine::{voice::resolve_voice, SynthesisOptions, Synthesizer};
+//! let mut synth = Synthesizer::new(&resolve_voice("mellow-joe")?, None)?;
+//! let audio = synth.speak_text("Hello from Mellow.", &SynthesisOptions::default())?;
+//! mellow_engine::audio::wav::write_wav_atomic("hello.wav".as_ref(), &audio.samples, audio.sample_rate)?;
+//! # Ok(()) }
+//! ```
 
+pub mod acoustic;
 pub mod audio;
 pub mod conditioning;
 pub mod error;
-pub mod model;
+pub mod input;
+pub mod nn;
 pub mod pool;
 pub mod stream;
 pub mod synth;
@@ -14,9 +36,13 @@ pub mod text;
 pub mod vocoder;
 pub mod voice;
 
+pub use acoustic::Sampler;
 pub use error::{Error, Result};
-pub use model::Sampler;
-pub use synth::{Audio, MelOutput, ResolvedOptions, SynthesisOptions, Synthesizer};
+pub use stream::{Pipeline, PipelineConfig};
+pub use synth::{
+    Audio, MelOutput, Outcome, ResolvedOptions, Segment, SpeechSink, SynthesisOptions, Synthesizer,
+    Utterance,
+};
 pub use voice::{Voice, VoiceConfig};
 
 /// Runs candle's element-wise operations on the calling thread (`CANDLE_NUM_THREADS=1`) unless

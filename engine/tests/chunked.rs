@@ -4,13 +4,13 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use mellow_engine::stream::chunked::ChunkedVocoding;
 use mellow_engine::synth::load_vocoder;
+use mellow_engine::vocoder::chunked::ChunkedVocoding;
 use mellow_engine::vocoder::hifigan::HifiGan;
 use mellow_engine::vocoder::vocos::Vocos;
 use mellow_engine::vocoder::{Vocoder, VocoderConfig};
 use mellow_engine::voice::embedded::default_voice;
-use mellow_engine::{SynthesisOptions, Synthesizer};
+use mellow_engine::{MelOutput, SpeechSink, SynthesisOptions, Synthesizer};
 
 fn chunked(vocoder: &mut dyn Vocoder, mel: &Tensor) -> Vec<f32> {
     let mut vocoding = ChunkedVocoding::new();
@@ -19,7 +19,7 @@ fn chunked(vocoder: &mut dyn Vocoder, mel: &Tensor) -> Vec<f32> {
     vocoding
         .drain(vocoder, true, &mut |chunk| {
             out.extend(chunk);
-            true
+            Ok(true)
         })
         .unwrap();
     out
@@ -33,16 +33,34 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Keeps the mels of an utterance, not its samples.
+struct Mels(Vec<MelOutput>);
+
+impl SpeechSink for Mels {
+    fn samples(&mut self, _: &[f32]) -> mellow_engine::Result<bool> {
+        Ok(true)
+    }
+    fn wants_mels(&self) -> bool {
+        true
+    }
+    fn segment_mel(&mut self, _: usize, mel: MelOutput) -> mellow_engine::Result<()> {
+        self.0.push(mel);
+        Ok(())
+    }
+}
+
 /// A real mel from the built-in voice, long enough for several chunks.
 fn speech_mel() -> Tensor {
     let voice = default_voice().unwrap().unwrap();
-    let synth = Synthesizer::new(&voice, None).unwrap();
+    let mut synth = Synthesizer::new(&voice, None).unwrap();
     let opts = synth.resolve(&SynthesisOptions::default()).unwrap();
-    let sentence = synth
-        .sentences("Chunks of a mel join into the very samples of the whole.")
-        .unwrap()
-        .remove(0);
-    synth.mel(&sentence.ids, None, None, &opts).unwrap().mel
+    let utterance = synth
+        .utterance("Chunks of a mel join into the very samples of the whole.")
+        .unwrap();
+    let mut mels = Mels(Vec::new());
+    let rate = synth.sample_rate();
+    synth.speak(&utterance, &opts, rate, &mut mels).unwrap();
+    mels.0.remove(0).mel
 }
 
 fn random_vocoder(cfg: &VocoderConfig) -> Box<dyn Vocoder> {
@@ -50,9 +68,19 @@ fn random_vocoder(cfg: &VocoderConfig) -> Box<dyn Vocoder> {
     let vb = VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu);
     let build = |vb: VarBuilder| -> Box<dyn Vocoder> {
         match cfg {
-            VocoderConfig::Vocos { .. } => {
-                Box::new(Vocos::new(80, 128, 384, 4, 1024, 256, "same", vb).unwrap())
-            }
+            VocoderConfig::Vocos { .. } => Box::new(
+                Vocos::new(
+                    80,
+                    128,
+                    384,
+                    4,
+                    1024,
+                    256,
+                    mellow_engine::vocoder::IstftPadding::Same,
+                    vb,
+                )
+                .unwrap(),
+            ),
             _ => Box::new(HifiGan::new(cfg, vb).unwrap()),
         }
     };
@@ -92,7 +120,7 @@ fn random_hifigan_and_vocos_vocode_chunks_exactly() {
             num_layers: 4,
             n_fft: 1024,
             hop_length: 256,
-            padding: "same".into(),
+            padding: mellow_engine::vocoder::IstftPadding::Same,
         },
     ] {
         let mut vocoder = random_vocoder(&cfg);
@@ -138,8 +166,8 @@ fn the_first_decoder_window_holds_the_built_in_vocoders_first_chunk() {
     let voice = default_voice().unwrap().unwrap();
     let (vocoder, _) = load_vocoder(&voice).unwrap();
     let needed =
-        mellow_engine::stream::chunked::FIRST_CHUNK_FRAMES + vocoder.context_frames().unwrap() + 1;
-    let first = mellow_engine::model::mel_stream::DECODER_WINDOWS.first;
+        mellow_engine::vocoder::chunked::FIRST_CHUNK_FRAMES + vocoder.context_frames().unwrap() + 1;
+    let first = mellow_engine::acoustic::mel_stream::DECODER_WINDOWS.first;
     assert!(
         needed <= first,
         "{needed} frames needed, {first} in the first window"

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
+use mellow_engine::acoustic::{AcousticConfig, AcousticModel, Sampler};
 use mellow_engine::audio::{MelConfig, MelSpectrogram};
-use mellow_engine::model::{AcousticConfig, AcousticModel, Sampler};
 use mellow_engine::vocoder::hifigan::HifiGan;
 use mellow_engine::vocoder::vocos::Vocos;
 use mellow_engine::vocoder::{Vocoder, VocoderConfig};
@@ -138,7 +138,17 @@ fn vocos_matches() {
         DType::F32,
         &Device::Cpu,
     );
-    let mut vocos = Vocos::new(80, 64, 192, 3, 1024, 256, "same", vb).unwrap();
+    let mut vocos = Vocos::new(
+        80,
+        64,
+        192,
+        3,
+        1024,
+        256,
+        mellow_engine::vocoder::IstftPadding::Same,
+        vb,
+    )
+    .unwrap();
     let audio = vocos.vocode(&io["mel"]).unwrap();
     let ours = Tensor::from_vec(audio.clone(), (1, audio.len()), &Device::Cpu).unwrap();
     let err = max_abs_diff(&ours, &io["audio"]);

@@ -15,9 +15,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use mellow_engine::audio::resample::StreamResampler;
 use mellow_engine::voice::resolve_voice;
-use mellow_engine::{SynthesisOptions, Synthesizer};
+use mellow_engine::{Outcome, SpeechSink, SynthesisOptions, Synthesizer};
 
 use crate::phrases::{phrase_lines, NoteMapping, PITCH_RANGE};
 use crate::player::PhraseBank;
@@ -355,37 +354,28 @@ pub fn speak(
         ..Default::default()
     };
     let opts = synth.resolve(&options).map_err(|e| e.to_string())?;
-    let sentences = synth.sentences(line).map_err(|e| e.to_string())?;
-    let mut resampler =
-        StreamResampler::new(synth.sample_rate(), s.sample_rate).map_err(|e| e.to_string())?;
-    let pause =
-        vec![0f32; (mellow_engine::synth::SENTENCE_PAUSE * synth.sample_rate() as f32) as usize];
-    let mut out = Vec::new();
-    let mut failed = None;
-    for (i, sentence) in sentences.iter().enumerate() {
-        if i > 0 {
-            resampler
-                .push(&pause, &mut out)
-                .map_err(|e| e.to_string())?;
-        }
-        let finished = synth
-            .stream_sentence(&sentence.ids, &opts, &mut |chunk| {
-                if let Err(e) = resampler.push(&chunk, &mut out) {
-                    failed = Some(e);
-                    return false;
-                }
-                !cancelled()
-            })
-            .map_err(|e| e.to_string())?;
-        if let Some(e) = failed.take() {
-            return Err(e);
-        }
-        if !finished {
-            return Ok(None);
-        }
+    let utterance = synth.utterance(line).map_err(|e| e.to_string())?;
+    let mut phrase = Phrase {
+        samples: Vec::new(),
+        cancelled,
+    };
+    let outcome = synth
+        .speak(&utterance, &opts, s.sample_rate, &mut phrase)
+        .map_err(|e| e.to_string())?;
+    Ok((outcome == Outcome::Complete).then_some(phrase.samples))
+}
+
+/// A phrase's samples, collected until the instance says stop.
+struct Phrase<'c> {
+    samples: Vec<f32>,
+    cancelled: &'c dyn Fn() -> bool,
+}
+
+impl SpeechSink for Phrase<'_> {
+    fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
+        self.samples.extend_from_slice(samples);
+        Ok(!(self.cancelled)())
     }
-    resampler.finish(&mut out).map_err(|e| e.to_string())?;
-    Ok(Some(out))
 }
 
 /// The two queues to and from one instance's audio thread.

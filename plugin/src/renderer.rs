@@ -352,7 +352,9 @@ mod voice_tests {
         );
         std::fs::copy(built_in, &path).unwrap();
         let mut synth = load(path.to_str().unwrap()).expect("a voice file loads");
-        let (audio, _) = synth.speak("Hi.", &SynthesisOptions::default()).unwrap();
+        let audio = synth
+            .speak_text("Hi.", &SynthesisOptions::default())
+            .unwrap();
         assert!(!audio.samples.is_empty());
         let err = load("/nonexistent/voice.safetensors").err().unwrap();
         assert!(err.contains("/nonexistent/voice.safetensors"), "{err}");

@@ -2,9 +2,10 @@
 //! ring of samples, with bounded channels for control. Only the consumer half runs on an audio
 //! thread; it never allocates, locks or waits.
 
-pub mod chunked;
+pub mod feeder;
 pub mod pipeline;
 pub mod ring;
 
+pub use feeder::{Feeder, TextSource};
 pub use pipeline::{Event, EventReceiver, Pipeline, PipelineConfig};
 pub use ring::{SampleReader, StreamState};

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use super::ring::{sample_ring, SampleReader, SampleWriter, StreamState};
-use crate::audio::resample::StreamResampler;
 use crate::error::{Error, Result};
-use crate::synth::{SynthesisOptions, Synthesizer, SENTENCE_PAUSE};
+use crate::synth::{Outcome, SpeechSink, SynthesisOptions, Synthesizer};
 
 /// Texts that may wait for the worker; a sender beyond that waits (or is told, with `try_speak`).
 pub const QUEUE_LENGTH: usize = 16;
@@ -250,34 +249,21 @@ impl Worker {
     /// Every sentence of `text` into the ring, with pauses between; `Ok(None)` when stopped.
     fn synthesize(&mut self, utterance: u64, text: &str, queued: Instant) -> Result<Option<u64>> {
         let opts = self.synth.resolve(&self.options)?;
-        let reading = self.synth.read(text)?;
-        for message in reading.warnings {
+        let spoken = self.synth.utterance(text)?;
+        for message in spoken.warnings.iter().cloned() {
             report(&self.events, Event::Warning { utterance, message });
         }
-        let sentences = reading.sentences;
-        let voice_rate = self.synth.sample_rate();
         let mut sink = RingSink {
             writer: &mut self.writer,
-            resampler: StreamResampler::new(voice_rate, self.output_rate).map_err(Error::input)?,
             utterance,
-            converted: Vec::new(),
             total: 0,
             first_audio: Some(queued),
             events: &self.events,
         };
-        let pause = vec![0f32; (SENTENCE_PAUSE * voice_rate as f32) as usize];
-        for (i, sentence) in sentences.iter().enumerate() {
-            if i > 0 && !sink.send(&pause) {
-                return Ok(None);
-            }
-            let finished = self
-                .synth
-                .stream_sentence(&sentence.ids, &opts, &mut |samples| sink.send(&samples))?;
-            if !finished {
-                return Ok(None);
-            }
-        }
-        Ok(sink.finish().then_some(sink.total))
+        let outcome = self
+            .synth
+            .speak(&spoken, &opts, self.output_rate, &mut sink)?;
+        Ok((outcome == Outcome::Complete).then_some(sink.total))
     }
 }
 
@@ -286,48 +272,27 @@ fn report(events: &Sender<Event>, event: Event) {
     let _ = events.try_send(event);
 }
 
-/// Samples at the voice's rate → the output rate → the ring.
+/// The utterance's samples, at the output rate, into the ring.
 struct RingSink<'a> {
     writer: &'a mut SampleWriter,
-    resampler: StreamResampler,
     utterance: u64,
-    converted: Vec<f32>,
     total: u64,
     /// When the utterance was queued, until its first samples are written.
     first_audio: Option<Instant>,
     events: &'a Sender<Event>,
 }
 
-impl RingSink<'_> {
-    /// False when the utterance was cancelled or the consumer has gone.
-    fn send(&mut self, samples: &[f32]) -> bool {
-        self.converted.clear();
-        if self.resampler.push(samples, &mut self.converted).is_err() {
-            return false;
-        }
-        self.write_converted()
-    }
-
-    fn finish(&mut self) -> bool {
-        self.converted.clear();
-        if self.resampler.finish(&mut self.converted).is_err() {
-            return false;
-        }
-        self.write_converted()
-    }
-
-    fn write_converted(&mut self) -> bool {
-        if self.converted.is_empty() {
-            return true;
-        }
+impl SpeechSink for RingSink<'_> {
+    /// `Ok(false)` when the utterance was cancelled or the consumer has gone.
+    fn samples(&mut self, samples: &[f32]) -> Result<bool> {
         if self
             .writer
-            .write(self.utterance, &self.converted, &mut || false)
+            .write(self.utterance, samples, &mut || false)
             .is_err()
         {
-            return false;
+            return Ok(false);
         }
-        self.total += self.converted.len() as u64;
+        self.total += samples.len() as u64;
         if let Some(queued) = self.first_audio.take() {
             report(
                 self.events,
@@ -337,6 +302,6 @@ impl RingSink<'_> {
                 },
             );
         }
-        true
+        Ok(true)
     }
 }

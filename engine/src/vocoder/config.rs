@@ -13,15 +13,14 @@ pub enum VocoderConfig {
         num_layers: usize,
         n_fft: usize,
         hop_length: usize,
-        /// `same` (the mel-vocoder setting) or `center`.
-        #[serde(default = "same")]
-        padding: String,
+        #[serde(default)]
+        padding: IstftPadding,
     },
     /// HiFi-GAN generator (V1, V2, V3 differ only in these sizes).
     Hifigan {
         #[serde(default = "mels")]
         input_channels: usize,
-        resblock: String,
+        resblock: ResBlockKind,
         upsample_rates: Vec<usize>,
         upsample_kernel_sizes: Vec<usize>,
         upsample_initial_channel: usize,
@@ -42,6 +41,30 @@ pub enum VocoderConfig {
     },
 }
 
+/// How Vocos's ISTFT head pads the signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IstftPadding {
+    /// Frame `t` is centred on sample `t·hop`, the signal cut to `frames·hop` samples: the
+    /// mel-vocoder setting, and the only one whose chunks line up (see
+    /// [`VocoderConfig::context_frames`]).
+    #[default]
+    Same,
+    /// `torch.istft(center=True)`: a frame's worth of samples is dropped.
+    Center,
+}
+
+/// HiFi-GAN's residual block design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResBlockKind {
+    /// `ResBlock1`: each dilated convolution followed by a plain one (V1, V2).
+    #[serde(rename = "1")]
+    One,
+    /// `ResBlock2`: dilated convolutions only (V3).
+    #[serde(rename = "2")]
+    Two,
+}
+
 /// One convolution of a HiFi-GAN input adapter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdapterLayer {
@@ -50,9 +73,6 @@ pub struct AdapterLayer {
     pub kernel: usize,
 }
 
-fn same() -> String {
-    "same".into()
-}
 fn mels() -> usize {
     80
 }
@@ -101,7 +121,7 @@ impl VocoderConfig {
                 dilations
                     .iter()
                     .map(|d| {
-                        if resblock == "1" {
+                        if *resblock == ResBlockKind::One {
                             half * (d + 1)
                         } else {
                             half * d
@@ -157,7 +177,7 @@ impl VocoderConfig {
     pub fn hifigan_v1() -> Self {
         Self::Hifigan {
             input_channels: 80,
-            resblock: "1".into(),
+            resblock: ResBlockKind::One,
             upsample_rates: vec![8, 8, 2, 2],
             upsample_kernel_sizes: vec![16, 16, 4, 4],
             upsample_initial_channel: 512,
@@ -185,7 +205,7 @@ impl VocoderConfig {
     pub fn hifigan_v3() -> Self {
         Self::Hifigan {
             input_channels: 80,
-            resblock: "2".into(),
+            resblock: ResBlockKind::Two,
             upsample_rates: vec![8, 8, 4],
             upsample_kernel_sizes: vec![16, 16, 8],
             upsample_initial_channel: 256,
@@ -219,21 +239,14 @@ impl VocoderConfig {
                 dim,
                 n_fft,
                 hop_length,
-                padding,
                 num_layers,
                 ..
             } => {
                 if *dim == 0 || *num_layers == 0 || *hop_length == 0 || *n_fft < *hop_length {
                     return Err("vocos sizes must be positive with hop_length <= n_fft".into());
                 }
-                if padding != "same" && padding != "center" {
-                    return Err(format!(
-                        "vocos padding `{padding}` is neither `same` nor `center`"
-                    ));
-                }
             }
             Self::Hifigan {
-                resblock,
                 upsample_rates,
                 upsample_kernel_sizes,
                 resblock_kernel_sizes,
@@ -241,11 +254,6 @@ impl VocoderConfig {
                 upsample_initial_channel,
                 ..
             } => {
-                if resblock != "1" && resblock != "2" {
-                    return Err(format!(
-                        "HiFi-GAN resblock `{resblock}` is neither \"1\" nor \"2\""
-                    ));
-                }
                 if upsample_rates.is_empty() || upsample_rates.len() != upsample_kernel_sizes.len()
                 {
                     return Err("HiFi-GAN needs one kernel size per upsampling rate".into());

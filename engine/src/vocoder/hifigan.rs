@@ -4,9 +4,10 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
+use super::config::ResBlockKind;
 use super::{Vocoder, VocoderConfig};
 use crate::error::{Error, Result};
-use crate::model::layers::{leaky_relu, Conv1d, ConvSpec, ConvTranspose1d};
+use crate::nn::layers::{leaky_relu, Conv1d, ConvSpec, ConvTranspose1d};
 
 const LRELU_SLOPE: f64 = 0.1;
 
@@ -61,13 +62,13 @@ struct ResBlock {
 
 impl ResBlock {
     fn new(
-        kind: &str,
+        kind: ResBlockKind,
         channels: usize,
         kernel: usize,
         dilations: &[usize],
         vb: VarBuilder,
     ) -> candle_core::Result<Self> {
-        if kind == "1" {
+        if kind == ResBlockKind::One {
             let convs1 = dilations
                 .iter()
                 .enumerate()
@@ -176,7 +177,7 @@ impl HifiGan {
             {
                 let index = i * resblock_kernel_sizes.len() + j;
                 resblocks.push(ResBlock::new(
-                    resblock,
+                    *resblock,
                     out,
                     rk,
                     rd,

@@ -1,6 +1,7 @@
 //! Vocoders: mel → waveform. One trait; the neural Vocos and HiFi-GAN vocoders and the weights-free
 //! phase-reconstruction vocoder are interchangeable behind it.
 
+pub mod chunked;
 pub mod config;
 pub mod factory;
 pub mod hifigan;
@@ -11,7 +12,7 @@ use std::ops::Range;
 
 use candle_core::Tensor;
 
-pub use config::VocoderConfig;
+pub use config::{IstftPadding, ResBlockKind, VocoderConfig};
 
 use crate::error::Result;
 

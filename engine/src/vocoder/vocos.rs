@@ -11,11 +11,12 @@ use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 use rustfft::num_complex::Complex32;
 
+use super::config::IstftPadding;
 use super::Vocoder;
 use crate::audio::Istft;
 use crate::error::{Error, Result};
-use crate::model::dense::{depthwise_conv_rows, layer_norm_rows, matmul_bias};
-use crate::model::fast_math::gelu_in_place;
+use crate::nn::dense::{depthwise_conv_rows, layer_norm_rows, matmul_bias};
+use crate::nn::fast_math::gelu_in_place;
 
 /// Frames each side that a kernel-7 convolution reads.
 const REACH: usize = 3;
@@ -194,7 +195,7 @@ impl Vocos {
         num_layers: usize,
         n_fft: usize,
         hop: usize,
-        padding: &str,
+        padding: IstftPadding,
         vb: VarBuilder,
     ) -> candle_core::Result<Self> {
         let bb = vb.pp("backbone");
@@ -211,7 +212,7 @@ impl Vocos {
                 }
             }
         }
-        let center = padding == "center";
+        let center = padding == IstftPadding::Center;
         Ok(Self {
             n_mels: input_channels,
             dim,
@@ -241,7 +242,7 @@ impl Vocos {
                     num_layers,
                     n_fft,
                     hop_length: hop,
-                    padding: padding.into(),
+                    padding,
                 }
                 .context_frames()
             },
@@ -273,7 +274,7 @@ impl Vocos {
             *num_layers,
             *n_fft,
             *hop_length,
-            padding,
+            *padding,
             vb,
         ))
     }

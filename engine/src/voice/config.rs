@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::acoustic::{AcousticConfig, Sampler};
 use crate::audio::MelConfig;
 use crate::error::{Error, Result};
-use crate::model::AcousticConfig;
 use crate::text::PhonemeMap;
 use crate::vocoder::VocoderConfig;
 
@@ -18,7 +18,7 @@ pub const VERSION: u32 = 1;
 pub struct SynthesisDefaults {
     pub steps: usize,
     pub temperature: f64,
-    pub sampler: String,
+    pub sampler: Sampler,
     #[serde(default = "one")]
     pub rate: f32,
 }
@@ -32,7 +32,7 @@ impl Default for SynthesisDefaults {
         Self {
             steps: 4,
             temperature: 0.667,
-            sampler: "heun".into(),
+            sampler: Sampler::Heun,
             rate: 1.0,
         }
     }

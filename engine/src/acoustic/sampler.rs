@@ -12,7 +12,9 @@ use candle_core::{Result, Tensor};
 use super::config::AcousticConfig;
 use super::estimator::Estimator;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Stored in voice files by its name (`"heun"`, `"ode"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Sampler {
     /// Flow matching, first-order Euler (Matcha's `solve_euler`): one estimator call per step.
     Euler,
@@ -67,6 +69,19 @@ impl FromStr for Sampler {
             .ok_or_else(|| {
                 format!("unknown sampler `{s}`: choose euler, heun, midpoint, ode or sde")
             })
+    }
+}
+
+impl TryFrom<String> for Sampler {
+    type Error = String;
+    fn try_from(name: String) -> std::result::Result<Self, String> {
+        name.parse()
+    }
+}
+
+impl From<Sampler> for String {
+    fn from(sampler: Sampler) -> String {
+        sampler.name().into()
     }
 }
 

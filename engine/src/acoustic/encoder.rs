@@ -6,7 +6,7 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::config::AcousticConfig;
-use super::layers::{softmax_last, ChannelNorm, Conv1d, ConvSpec};
+use crate::nn::layers::{softmax_last, ChannelNorm, Conv1d, ConvSpec};
 
 /// Rotary position embedding on the first `d` features of each head
 /// (`RotaryPositionalEmbeddings(k_channels * 0.5)`).

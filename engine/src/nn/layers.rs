@@ -2,8 +2,8 @@
 
 use candle_core::{DType, Module, Result, Tensor, D};
 
-use super::conv_direct::{self, ConvShape};
-use super::fast_math;
+use crate::nn::conv_direct::{self, ConvShape};
+use crate::nn::fast_math;
 use candle_nn::VarBuilder;
 
 /// `torch.nn.Conv1d` with "same"-style zero padding applied before the convolution (pre-padding

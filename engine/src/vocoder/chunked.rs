@@ -49,12 +49,13 @@ impl ChunkedVocoding {
     }
 
     /// Vocodes every chunk whose context has arrived (all that is left when `last`), handing each
-    /// chunk's samples to `emit` in order. `emit` returns false to stop early.
+    /// chunk's samples to `emit` in order. `emit` returns `Ok(false)` to stop early, and so
+    /// does `drain` then.
     pub fn drain(
         &mut self,
         vocoder: &mut dyn Vocoder,
         last: bool,
-        emit: &mut dyn FnMut(Vec<f32>) -> bool,
+        emit: &mut dyn FnMut(Vec<f32>) -> Result<bool>,
     ) -> Result<bool> {
         let Some(mel) = &self.mel else {
             return Ok(true);
@@ -63,7 +64,7 @@ impl ChunkedVocoding {
             // Only a whole mel vocodes correctly.
             if last && self.vocoded < self.received {
                 self.vocoded = self.received;
-                return Ok(emit(vocoder.vocode(mel)?));
+                return emit(vocoder.vocode(mel)?);
             }
             return Ok(true);
         };
@@ -89,7 +90,7 @@ impl ChunkedVocoding {
             let samples = vocoder.vocode_span(&chunk, start - span_start..end - span_start)?;
             self.vocoded = end;
             self.next_chunk = (self.next_chunk * 2).min(MAX_CHUNK_FRAMES);
-            if !emit(samples) {
+            if !emit(samples)? {
                 return Ok(false);
             }
         }

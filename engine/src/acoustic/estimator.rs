@@ -6,7 +6,7 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::config::AcousticConfig;
-use super::layers::{
+use crate::nn::layers::{
     mish, snake_beta, softmax_last, Conv1d, ConvSpec, ConvTranspose1d, GroupNorm, LayerNorm, Linear,
 };
 

@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use anyhow::{anyhow, Result};
-
-use crate::inputs::BoundedLines;
-use mellow_engine::stream::{Event, EventReceiver, Pipeline, StreamState};
+use super::{Pipeline, StreamState};
+use crate::error::{Error, Result};
+use crate::input::BoundedLines;
 
 /// Where the text comes from.
 pub enum TextSource {
-    /// One text, at most [`crate::inputs::MAX_TEXT_BYTES`].
+    /// One text, at most [`crate::input::MAX_TEXT_BYTES`].
     Whole(String),
     Lines(Box<dyn BufRead + Send>),
 }
@@ -28,11 +27,28 @@ pub struct Feeder {
 impl Feeder {
     /// Starts queueing `source` into `pipeline`. A full queue makes the feeder wait, so text that
     /// comes faster than it can be spoken is held back, never dropped.
-    pub fn start(mut pipeline: Pipeline, source: TextSource) -> Feeder {
+    ///
+    /// ```no_run
+    /// # fn main() -> mellow_engine::Result<()> {
+    /// use mellow_engine::stream::{Feeder, PipelineConfig, TextSource};
+    /// use mellow_engine::{voice::resolve_voice, Pipeline, SynthesisOptions, Synthesizer};
+    /// let synth = Synthesizer::new(&resolve_voice("")?, None)?;
+    /// let (pipeline, mut reader) =
+    ///     Pipeline::start(synth, SynthesisOptions::default(), PipelineConfig::new(48_000))?;
+    /// let state = pipeline.state().clone();
+    /// let feeder = Feeder::start(pipeline, TextSource::Whole("Hello.".into()))?;
+    /// let mut block = [0f32; 480];
+    /// while !feeder.finished(&state) {
+    ///     reader.read_available(&mut block); // an audio callback would play these
+    /// }
+    /// feeder.join()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start(mut pipeline: Pipeline, source: TextSource) -> Result<Feeder> {
         let input_done = Arc::new(AtomicBool::new(false));
         let last_queued = Arc::new(AtomicU64::new(0));
         let (done, last) = (input_done.clone(), last_queued.clone());
-        let thread = std::thread::spawn(move || {
+        let feed = move || {
             let result = (|| -> Result<()> {
                 match source {
                     TextSource::Whole(text) => {
@@ -52,12 +68,16 @@ impl Feeder {
             })();
             done.store(true, Ordering::Release);
             result.map(|()| pipeline)
-        });
-        Feeder {
+        };
+        let thread = std::thread::Builder::new()
+            .name("mellow-input".into())
+            .spawn(feed)
+            .map_err(|e| Error::runtime(format!("cannot start the input thread: {e}")))?;
+        Ok(Feeder {
             input_done,
             last_queued,
             thread: Some(thread),
-        }
+        })
     }
 
     /// True once the input has ended and everything queued has been played (or written).
@@ -76,25 +96,8 @@ impl Feeder {
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(Ok(_pipeline))) => Ok(()),
             Some(Ok(Err(e))) => Err(e),
-            Some(Err(_)) => Err(anyhow!("the input thread panicked")),
+            Some(Err(_)) => Err(Error::runtime("the input thread panicked")),
             None => Ok(()),
-        }
-    }
-}
-
-/// Prints the pipeline's failures and warnings (numbered as the input's utterances), noting
-/// whether there were failures.
-pub fn report_failures(events: &EventReceiver, failed: &mut bool) {
-    for event in events.try_iter() {
-        match event {
-            Event::Failed { utterance, message } => {
-                eprintln!("error: utterance {utterance}: {message}");
-                *failed = true;
-            }
-            Event::Warning { utterance, message } => {
-                eprintln!("warning: utterance {utterance}: {message}");
-            }
-            _ => {}
         }
     }
 }

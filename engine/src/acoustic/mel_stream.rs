@@ -8,7 +8,7 @@
 
 use candle_core::{Device, Result, Tensor};
 
-use super::acoustic::AcousticModel;
+use super::model::AcousticModel;
 use super::noise::frame_noise;
 use super::sampler::{sample, Sampler, SamplerInput};
 use super::windows::{Extent, Window, WindowPlan};

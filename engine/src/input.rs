@@ -1,14 +1,14 @@
-//! Reading what the user gives: text (argument, stdin, file), Piper-style JSON lines, conditioning
-//! files and mels.
+//! Reading what a user gives, bounded: text (standard input, a file, line by line), conditioning
+//! files and mels. Nothing is read past its limit, so no input can exhaust memory.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{bail, Context, Result};
 use candle_core::Tensor;
-use mellow_engine::audio::npy::parse_matrix;
-use mellow_engine::conditioning::Conditioning;
-use serde::Deserialize;
+
+use crate::audio::npy::parse_matrix;
+use crate::conditioning::Conditioning;
+use crate::error::{Error, Result};
 
 /// Longest text spoken as one utterance (one WAV file, or one `say`/`--output-raw` text); longer
 /// input goes line by line (`--out-dir`, or standard input for `say` and `--output-raw`).
@@ -25,7 +25,9 @@ pub fn utf8(mut bytes: Vec<u8>, source: &str) -> Result<String> {
     }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
-        anyhow::anyhow!("{source} is not valid UTF-8 text (invalid byte at offset {at})")
+        Error::input(format!(
+            "{source} is not valid UTF-8 text (invalid byte at offset {at})"
+        ))
     })
 }
 
@@ -35,8 +37,7 @@ pub fn read_file_text(path: &Path, limit: usize) -> Result<String> {
     if path == Path::new("-") {
         return read_stdin(limit);
     }
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = open(path)?;
     let name = path.display().to_string();
     let bytes = read_bounded(file, limit, &name)?;
     utf8(bytes, &name)
@@ -48,17 +49,22 @@ pub fn read_stdin(limit: usize) -> Result<String> {
     utf8(bytes, "standard input")
 }
 
+fn open(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path)
+        .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))
+}
+
 fn read_bounded(reader: impl Read, limit: usize, source: &str) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     reader
         .take(limit as u64 + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {source}"))?;
+        .map_err(|e| Error::input(format!("cannot read {source}: {e}")))?;
     if bytes.len() > limit {
-        bail!(
+        return Err(Error::input(format!(
             "{source} holds more than {limit} bytes, the most read at once: {}",
             advice(limit)
-        );
+        )));
     }
     Ok(bytes)
 }
@@ -74,11 +80,11 @@ fn advice(limit: usize) -> &'static str {
 /// Refuses text too long for one utterance.
 pub fn check_length(text: &str) -> Result<()> {
     if text.len() > MAX_TEXT_BYTES {
-        bail!(
+        return Err(Error::input(format!(
             "the text is {} bytes, more than {MAX_TEXT_BYTES} for one utterance: {}",
             text.len(),
             advice(MAX_TEXT_BYTES)
-        );
+        )));
     }
     Ok(())
 }
@@ -111,7 +117,12 @@ impl<R: std::io::BufRead> Iterator for BoundedLines<R> {
             let buf = match self.reader.fill_buf() {
                 Ok(buf) => buf,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Some(Err(anyhow::anyhow!("cannot read {}: {e}", self.source))),
+                Err(e) => {
+                    return Some(Err(Error::input(format!(
+                        "cannot read {}: {e}",
+                        self.source
+                    ))))
+                }
             };
             if buf.is_empty() {
                 break;
@@ -122,11 +133,11 @@ impl<R: std::io::BufRead> Iterator for BoundedLines<R> {
             };
             // The newline itself does not count towards the limit.
             if line.len() + take > MAX_TEXT_BYTES + usize::from(ends) {
-                return Some(Err(anyhow::anyhow!(
+                return Some(Err(Error::input(format!(
                     "line {} of {} is longer than {MAX_TEXT_BYTES} bytes: break it into shorter lines",
                     self.number,
                     self.source
-                )));
+                ))));
             }
             line.extend_from_slice(&buf[..take]);
             self.reader.consume(take);
@@ -147,39 +158,10 @@ impl<R: std::io::BufRead> Iterator for BoundedLines<R> {
     }
 }
 
-/// One line of Piper's `--json-input`.
-#[derive(Debug, Deserialize)]
-pub struct JsonLine {
-    pub text: String,
-    #[serde(default)]
-    pub output_file: Option<PathBuf>,
-    #[serde(default)]
-    pub speaker_id: Option<usize>,
-}
-
-pub fn parse_json_lines(text: &str) -> Result<Vec<JsonLine>> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            let mut de = serde_json::Deserializer::from_str(l);
-            serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let field = e.path().to_string();
-                let what = if field == "." { String::new() } else { format!(" field `{field}`:") };
-                anyhow::anyhow!(
-                    "JSON input line {}:{what} {} (expected {{\"text\": ..., \"output_file\": ..., \"speaker_id\": ...}})",
-                    i + 1,
-                    e.into_inner()
-                )
-            })
-        })
-        .collect()
-}
-
 /// A conditioning file (see [`Conditioning`]).
 pub fn read_conditioning(path: &Path) -> Result<Conditioning> {
     let text = read_file_text(path, MAX_TEXT_BYTES)?;
-    Conditioning::from_json(&text).with_context(|| format!("{}", path.display()))
+    Conditioning::from_json(&text).map_err(|e| Error::input(format!("{}: {e}", path.display())))
 }
 
 /// Largest `.npy` mel read (over 5 hours of 80-band f32 frames at 86 frames a second).
@@ -187,11 +169,9 @@ pub const MAX_MEL_BYTES: usize = 512 << 20;
 
 /// A mel from a `.npy` file, `[n_mels, frames]` or `[1, n_mels, frames]`, as `[1, n_mels, frames]`.
 pub fn read_mel(path: &Path) -> Result<Tensor> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let bytes = read_bounded(file, MAX_MEL_BYTES, &path.display().to_string())?;
-    let m =
-        parse_matrix(&bytes).with_context(|| format!("cannot read the mel {}", path.display()))?;
+    let bytes = read_bounded(open(path)?, MAX_MEL_BYTES, &path.display().to_string())?;
+    let m = parse_matrix(&bytes)
+        .map_err(|e| Error::input(format!("cannot read the mel {}: {e}", path.display())))?;
     Ok(Tensor::from_vec(
         m.values,
         (1, m.rows, m.columns),

@@ -1,0 +1,234 @@
+//! What a caller may ask of a synthesis, with every bound named in one place: the CLI, the
+//! pipeline, the plugin and a server check against these and nothing else.
+
+use std::ops::RangeInclusive;
+
+use crate::acoustic::config::DecoderObjective;
+use crate::acoustic::{AcousticConfig, Sampler};
+use crate::audio::pitch::MAX_SEMITONES;
+use crate::error::{Error, Result};
+use crate::voice::config::SynthesisDefaults;
+
+/// Sampler steps a caller may ask for.
+pub const STEPS: RangeInclusive<usize> = 1..=1000;
+/// Noise scales of the start point a caller may ask for.
+pub const TEMPERATURE: RangeInclusive<f64> = 0.0..=10.0;
+/// Speaking rates a caller may ask for (2 is twice as fast).
+pub const RATE: RangeInclusive<f32> = 0.1..=10.0;
+/// Output sample rates, in Hz, the engine resamples to.
+pub const OUTPUT_RATE: RangeInclusive<u32> = 8_000..=384_000;
+/// Pause inserted between sentences, in seconds.
+pub const SENTENCE_PAUSE: f32 = 0.2;
+
+/// Run-time knobs; `None` takes the voice's default.
+///
+/// ```
+/// use mellow_engine::SynthesisOptions;
+/// let faster_and_higher = SynthesisOptions { rate: Some(1.3), pitch: 2.0, ..Default::default() };
+/// assert_eq!(faster_and_higher.steps, None); // the voice's own
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SynthesisOptions {
+    pub steps: Option<usize>,
+    pub temperature: Option<f64>,
+    pub sampler: Option<Sampler>,
+    /// Speaking rate: 2.0 speaks twice as fast.
+    pub rate: Option<f32>,
+    /// Pitch shift in semitones, speed unchanged.
+    pub pitch: f32,
+    pub seed: u64,
+    pub speaker: usize,
+}
+
+/// Settings with every default resolved and checked (see [`SynthesisOptions::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResolvedOptions {
+    pub steps: usize,
+    pub temperature: f64,
+    pub sampler: Sampler,
+    pub rate: f32,
+    pub pitch: f32,
+    pub seed: u64,
+    pub speaker: usize,
+}
+
+impl SynthesisOptions {
+    /// Fills in `defaults` and checks every value against its bound and, when given, against the
+    /// acoustic model (its speakers and the samplers its decoder fits).
+    ///
+    /// ```
+    /// use mellow_engine::voice::config::SynthesisDefaults;
+    /// use mellow_engine::SynthesisOptions;
+    /// let defaults = SynthesisDefaults::default();
+    /// let ok = SynthesisOptions { steps: Some(8), ..Default::default() }.resolve(&defaults, None);
+    /// assert_eq!(ok.unwrap().steps, 8);
+    /// let bad = SynthesisOptions { rate: Some(0.0), ..Default::default() }.resolve(&defaults, None);
+    /// assert!(bad.unwrap_err().to_string().contains("rate"));
+    /// ```
+    pub fn resolve(
+        &self,
+        defaults: &SynthesisDefaults,
+        model: Option<&AcousticConfig>,
+    ) -> Result<ResolvedOptions> {
+        let resolved = ResolvedOptions {
+            steps: self.steps.unwrap_or(defaults.steps),
+            temperature: self.temperature.unwrap_or(defaults.temperature),
+            sampler: self.sampler.unwrap_or(defaults.sampler),
+            rate: self.rate.unwrap_or(defaults.rate),
+            pitch: self.pitch,
+            seed: self.seed,
+            speaker: self.speaker,
+        };
+        check_within("steps", resolved.steps, &STEPS)?;
+        check_within("temperature", resolved.temperature, &TEMPERATURE)?;
+        check_within("rate", resolved.rate, &RATE)?;
+        check_pitch(resolved.pitch)?;
+        if let Some(model) = model {
+            check_speaker(resolved.speaker, model.n_spks)?;
+            check_sampler_fits(resolved.sampler, model.objective)?;
+        }
+        Ok(resolved)
+    }
+}
+
+/// Refuses a value outside `bounds` (NaN included), naming the option.
+fn check_within<T: PartialOrd + std::fmt::Display>(
+    name: &str,
+    value: T,
+    bounds: &RangeInclusive<T>,
+) -> Result<()> {
+    if !bounds.contains(&value) {
+        return Err(Error::input(format!(
+            "{name} must be {}..={} (got {value})",
+            bounds.start(),
+            bounds.end()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an output rate outside [`OUTPUT_RATE`].
+///
+/// ```
+/// assert!(mellow_engine::synth::check_output_rate(48_000).is_ok());
+/// assert!(mellow_engine::synth::check_output_rate(100).is_err());
+/// ```
+pub fn check_output_rate(rate: u32) -> Result<()> {
+    if !OUTPUT_RATE.contains(&rate) {
+        return Err(Error::input(format!(
+            "sample rate {rate} Hz is outside {}..{} Hz",
+            OUTPUT_RATE.start(),
+            OUTPUT_RATE.end()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a speaker the voice does not have, naming how many it has.
+///
+/// ```
+/// assert!(mellow_engine::synth::check_speaker(0, 1).is_ok());
+/// assert!(mellow_engine::synth::check_speaker(3, 2).unwrap_err().to_string().contains("0..=1"));
+/// ```
+pub fn check_speaker(speaker: usize, speakers: usize) -> Result<()> {
+    if speaker >= speakers {
+        return Err(Error::input(format!(
+            "speaker {speaker} does not exist: this voice has {speakers} speaker{} (0{})",
+            if speakers == 1 { "" } else { "s" },
+            if speakers == 1 {
+                String::new()
+            } else {
+                format!("..={}", speakers - 1)
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a pitch shift beyond [`MAX_SEMITONES`] either way.
+pub fn check_pitch(semitones: f32) -> Result<()> {
+    if !(semitones.is_finite() && semitones.abs() <= MAX_SEMITONES) {
+        return Err(Error::input(format!(
+            "pitch shift must be within ±{MAX_SEMITONES} semitones (got {semitones})"
+        )));
+    }
+    Ok(())
+}
+
+/// Flow-matching decoders take the flow samplers, score-diffusion decoders the diffusion ones.
+fn check_sampler_fits(sampler: Sampler, objective: DecoderObjective) -> Result<()> {
+    let fits = match objective {
+        DecoderObjective::FlowMatching => sampler.is_flow_matching(),
+        DecoderObjective::ScoreDiffusion => !sampler.is_flow_matching(),
+    };
+    if !fits {
+        return Err(Error::input(format!(
+            "sampler `{sampler}` does not fit this voice's decoder ({objective:?}): use {}",
+            if sampler.is_flow_matching() {
+                "ode or sde"
+            } else {
+                "euler, heun or midpoint"
+            }
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bound_is_checked_and_named() {
+        let defaults = SynthesisDefaults::default();
+        let refused = |opts: SynthesisOptions| {
+            opts.resolve(&defaults, None)
+                .unwrap_err()
+                .to_string()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let o = SynthesisOptions::default;
+        assert_eq!(
+            refused(SynthesisOptions {
+                steps: Some(0),
+                ..o()
+            }),
+            "steps"
+        );
+        assert_eq!(
+            refused(SynthesisOptions {
+                temperature: Some(f64::NAN),
+                ..o()
+            }),
+            "temperature"
+        );
+        assert_eq!(
+            refused(SynthesisOptions {
+                rate: Some(11.0),
+                ..o()
+            }),
+            "rate"
+        );
+        assert_eq!(refused(SynthesisOptions { pitch: 25.0, ..o() }), "pitch");
+        let resolved = o().resolve(&defaults, None).unwrap();
+        assert_eq!(
+            (resolved.steps, resolved.sampler, resolved.rate),
+            (defaults.steps, defaults.sampler, defaults.rate)
+        );
+    }
+
+    #[test]
+    fn a_sampler_must_fit_the_decoder() {
+        assert!(check_sampler_fits(Sampler::Heun, DecoderObjective::FlowMatching).is_ok());
+        assert!(
+            check_sampler_fits(Sampler::DiffusionOde, DecoderObjective::FlowMatching)
+                .unwrap_err()
+                .to_string()
+                .contains("euler, heun or midpoint")
+        );
+        assert!(check_sampler_fits(Sampler::Euler, DecoderObjective::ScoreDiffusion).is_err());
+    }
+}

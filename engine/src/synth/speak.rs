@@ -1,0 +1,440 @@
+//! The one utterance loop: every render, stream, plugin phrase and server request speaks through
+//! [`Synthesizer::speak`]. Segment by segment, with a pause between: ids → windowed acoustic
+//! model → mel frames → chunked vocoder → limiter → pitch (a tape-speed change) → the output
+//! rate → the caller's [`SpeechSink`], as soon as each chunk is final.
+
+use candle_core::Tensor;
+
+use super::options::{
+    check_output_rate, check_pitch, ResolvedOptions, SynthesisOptions, SENTENCE_PAUSE,
+};
+use super::synthesizer::{check_finite, no_acoustic_model, Audio, MelOutput, Synthesizer};
+use super::utterance::{Segment, Utterance};
+use crate::acoustic::{AcousticModel, DecodeSettings, MelStream};
+use crate::audio::limit::limit;
+use crate::audio::pitch::shift_pitch;
+use crate::audio::resample::StreamResampler;
+use crate::audio::MelConfig;
+use crate::error::{Error, Result};
+use crate::vocoder::chunked::ChunkedVocoding;
+
+/// Where an utterance's audio goes, as it is made.
+pub trait SpeechSink {
+    /// The next samples, at the output rate, in order; `Ok(false)` stops the utterance there.
+    fn samples(&mut self, samples: &[f32]) -> Result<bool>;
+
+    /// Whether [`SpeechSink::segment_mel`] is wanted (keeping mels costs memory).
+    fn wants_mels(&self) -> bool {
+        false
+    }
+
+    /// Segment `index`'s mel and alignment, once its audio has been handed over.
+    fn segment_mel(&mut self, _index: usize, _mel: MelOutput) -> Result<()> {
+        Ok(())
+    }
+
+    /// `done` of `total` segments have been spoken.
+    fn progress(&mut self, _done: usize, _total: usize) {}
+}
+
+/// Collects the samples.
+impl SpeechSink for Vec<f32> {
+    fn samples(&mut self, samples: &[f32]) -> Result<bool> {
+        self.extend_from_slice(samples);
+        Ok(true)
+    }
+}
+
+/// How an utterance ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every sample went to the sink.
+    Complete,
+    /// The sink said stop.
+    Stopped,
+}
+
+impl Synthesizer {
+    /// A whole text at the voice's rate: the simplest way in (see [`Synthesizer::speak`] for
+    /// streaming, other rates, mels and cancelling).
+    pub fn speak_text(&mut self, text: &str, options: &SynthesisOptions) -> Result<Audio> {
+        let opts = self.resolve(options)?;
+        let utterance = self.utterance(text)?;
+        let rate = self.sample_rate();
+        let mut samples = Vec::new();
+        self.speak(&utterance, &opts, rate, &mut samples)?;
+        Ok(Audio {
+            samples,
+            sample_rate: rate,
+        })
+    }
+
+    /// Speaks `utterance` into `sink` at `output_rate`, each chunk as soon as it is final (the
+    /// first after a few mel frames): the loop every way of speaking shares.
+    ///
+    /// ```no_run
+    /// # fn main() -> mellow_engine::Result<()> {
+    /// use mellow_engine::{voice::resolve_voice, Outcome, SynthesisOptions, Synthesizer};
+    /// let mut synth = Synthesizer::new(&resolve_voice("")?, None)?;
+    /// let opts = synth.resolve(&SynthesisOptions::default())?;
+    /// let utterance = synth.utterance("One. Two.")?;
+    /// let mut samples = Vec::new();
+    /// assert_eq!(synth.speak(&utterance, &opts, 48_000, &mut samples)?, Outcome::Complete);
+    /// assert!(samples.len() > 48_000 / 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn speak(
+        &mut self,
+        utterance: &Utterance,
+        opts: &ResolvedOptions,
+        output_rate: u32,
+        sink: &mut dyn SpeechSink,
+    ) -> Result<Outcome> {
+        check_output_rate(output_rate)?;
+        let voice_rate = self.sample_rate();
+        let mut output = OutputRate {
+            resampler: StreamResampler::new(voice_rate, output_rate).map_err(Error::input)?,
+            converted: Vec::new(),
+            sink,
+        };
+        let pause = vec![0f32; (SENTENCE_PAUSE * voice_rate as f32) as usize];
+        let total = utterance.segments.len();
+        for (index, segment) in utterance.segments.iter().enumerate() {
+            if index > 0 && !output.push(&pause)? {
+                return Ok(Outcome::Stopped);
+            }
+            let keep_mel = output.sink.wants_mels();
+            let mel = match self.speak_segment(segment, opts, keep_mel, &mut |s| output.push(s))? {
+                Some(mel) => mel,
+                None => return Ok(Outcome::Stopped),
+            };
+            if let Some(mel) = mel {
+                output.sink.segment_mel(index, mel)?;
+            }
+            output.sink.progress(index + 1, total);
+        }
+        output.finish()
+    }
+
+    /// One segment into `emit` at the voice's rate; `Ok(None)` when `emit` said stop, else its
+    /// mel when `keep_mel`.
+    fn speak_segment(
+        &mut self,
+        segment: &Segment,
+        opts: &ResolvedOptions,
+        keep_mel: bool,
+        emit: &mut dyn FnMut(&[f32]) -> Result<bool>,
+    ) -> Result<Option<Option<MelOutput>>> {
+        let ids = &segment.sentence.ids;
+        self.check_ids(ids)?;
+        let (opts, mel_shift) = pitch_plan(segment, opts)?;
+        let Some(model) = &self.acoustic else {
+            return Err(no_acoustic_model());
+        };
+        let rate = self.vocoder_mel.sample_rate;
+        let mut tape = TapeSpeed::new(rate, opts.pitch)?;
+        let mut limited = |mut samples: Vec<f32>| {
+            limit(&mut samples);
+            tape.push(&samples, emit)
+        };
+        let mut stream = start_mel_stream(model, ids, segment.durations.as_deref(), &opts)?;
+        let mut vocoding = ChunkedVocoding::new();
+        // A pitch curve is stretched over the whole segment, so its frames are held until the
+        // last is known; otherwise each frame is vocoded as soon as it is final.
+        let hold = mel_shift.is_some();
+        let mut kept = Vec::new();
+        while let Some(frames) = on_acoustic_thread(|| stream.next_frames())? {
+            check_finite(&frames, "the acoustic model")?;
+            if hold || keep_mel {
+                kept.push(frames.clone());
+            }
+            if !hold {
+                vocoding.push(&frames)?;
+                if !vocoding.drain(self.vocoder.as_mut(), false, &mut limited)? {
+                    return Ok(None);
+                }
+            }
+        }
+        let durations = stream.durations().to_vec();
+        let mut mel = match kept.is_empty() {
+            true => None,
+            false => Some(Tensor::cat(&kept, 2)?),
+        };
+        if let Some(curve) = &mel_shift {
+            if let Some(whole) = mel.take() {
+                let shifted = shift_mel_pitch(whole, &self.config.mel, curve)?;
+                vocoding.push(&shifted)?;
+                mel = Some(shifted);
+            }
+        }
+        if !vocoding.drain(self.vocoder.as_mut(), true, &mut limited)? {
+            return Ok(None);
+        }
+        if !tape.finish(emit)? {
+            return Ok(None);
+        }
+        Ok(Some(mel.filter(|_| keep_mel).map(|mel| MelOutput {
+            mel,
+            alignment: self.alignment(ids, &durations),
+        })))
+    }
+
+    /// Each id's symbol with the frames it was given.
+    fn alignment(&self, ids: &[i64], durations: &[f32]) -> Vec<(String, usize)> {
+        let mut start = 0f32;
+        self.symbols(ids)
+            .into_iter()
+            .zip(durations)
+            .map(|(symbol, d)| {
+                let end = start + d;
+                let frames = (end.floor() as usize).saturating_sub(start.floor() as usize);
+                start = end;
+                (symbol, frames)
+            })
+            .collect()
+    }
+}
+
+/// Samples at the voice's rate → the output rate → the sink.
+struct OutputRate<'s> {
+    resampler: StreamResampler,
+    converted: Vec<f32>,
+    sink: &'s mut dyn SpeechSink,
+}
+
+impl OutputRate<'_> {
+    fn push(&mut self, samples: &[f32]) -> Result<bool> {
+        self.converted.clear();
+        self.resampler
+            .push(samples, &mut self.converted)
+            .map_err(Error::input)?;
+        self.hand_over()
+    }
+
+    fn finish(&mut self) -> Result<Outcome> {
+        self.converted.clear();
+        self.resampler
+            .finish(&mut self.converted)
+            .map_err(Error::input)?;
+        Ok(match self.hand_over()? {
+            true => Outcome::Complete,
+            false => Outcome::Stopped,
+        })
+    }
+
+    fn hand_over(&mut self) -> Result<bool> {
+        if self.converted.is_empty() {
+            return Ok(true);
+        }
+        self.sink.samples(&self.converted)
+    }
+}
+
+/// How a segment's pitch is moved: the options for the speech (whose `pitch` is the tape-speed
+/// offset) and the semitones by which the mel itself is shifted, frame by frame, if any. Given
+/// durations are kept to the frame, so there the offset joins the curve in the mel domain
+/// instead of changing the tape speed.
+fn pitch_plan(
+    segment: &Segment,
+    opts: &ResolvedOptions,
+) -> Result<(ResolvedOptions, Option<Vec<f32>>)> {
+    check_pitch(opts.pitch)?;
+    let curve = segment.pitch_curve.as_deref();
+    if curve.is_some_and(|c| c.is_empty()) {
+        return Err(Error::input("the pitch curve is empty"));
+    }
+    let in_the_mel = segment.durations.is_some() && (curve.is_some() || opts.pitch != 0.0);
+    let (tape, shift) = match (in_the_mel, curve) {
+        (true, Some(c)) => (0.0, Some(c.iter().map(|p| p + opts.pitch).collect())),
+        (true, None) => (0.0, Some(vec![opts.pitch])),
+        (false, c) => (opts.pitch, c.map(<[f32]>::to_vec)),
+    };
+    if let Some(shift) = &shift {
+        shift.iter().try_for_each(|&p| check_pitch(p))?;
+    }
+    Ok((
+        ResolvedOptions {
+            pitch: tape,
+            ..*opts
+        },
+        shift,
+    ))
+}
+
+/// A pitch offset as a tape played faster or slower: the speech is made slower by the pitch
+/// ratio (see [`without_pitch`]) and played that much faster, so its length stays and its
+/// fundamental moves by the offset (with the formants). A shift of the mel alone moves the
+/// spectral envelope but hardly the fundamental with our vocoders.
+struct TapeSpeed {
+    faster: Option<StreamResampler>,
+    out: Vec<f32>,
+}
+
+impl TapeSpeed {
+    fn new(rate: u32, semitones: f32) -> Result<Self> {
+        let faster = match semitones {
+            0.0 => None,
+            p => Some(StreamResampler::new(played_rate(rate, p), rate).map_err(Error::input)?),
+        };
+        Ok(Self {
+            faster,
+            out: Vec::new(),
+        })
+    }
+
+    fn push(
+        &mut self,
+        samples: &[f32],
+        emit: &mut dyn FnMut(&[f32]) -> Result<bool>,
+    ) -> Result<bool> {
+        let Some(resampler) = &mut self.faster else {
+            return emit(samples);
+        };
+        self.out.clear();
+        resampler
+            .push(samples, &mut self.out)
+            .map_err(Error::input)?;
+        emit(&self.out)
+    }
+
+    fn finish(&mut self, emit: &mut dyn FnMut(&[f32]) -> Result<bool>) -> Result<bool> {
+        let Some(resampler) = &mut self.faster else {
+            return Ok(true);
+        };
+        self.out.clear();
+        resampler.finish(&mut self.out).map_err(Error::input)?;
+        Ok(self.out.is_empty() || emit(&self.out)?)
+    }
+}
+
+/// The options for the speech a pitch offset then speeds up: slower by the pitch ratio.
+fn without_pitch(opts: &ResolvedOptions) -> ResolvedOptions {
+    ResolvedOptions {
+        rate: opts.rate / 2f32.powf(opts.pitch / 12.0),
+        pitch: 0.0,
+        ..*opts
+    }
+}
+
+/// The rate to declare samples spoken at `rate` so that converting them back to `rate` raises them
+/// by `semitones`; rounded to 50 Hz so the resampler's ratio stays small (under 0.04 semitone off).
+fn played_rate(rate: u32, semitones: f32) -> u32 {
+    ((rate as f32 * 2f32.powf(semitones / 12.0) / 50.0).round() as u32).max(1) * 50
+}
+
+/// Starts the windowed acoustic model on `ids`, spoken slower by a pitch offset's ratio.
+fn start_mel_stream<'m>(
+    model: &'m AcousticModel,
+    ids: &[i64],
+    durations: Option<&[f32]>,
+    opts: &ResolvedOptions,
+) -> Result<MelStream<'m>> {
+    let opts = without_pitch(opts);
+    let speaker = model
+        .speaker(opts.speaker)
+        .map_err(|e| Error::input(e.to_string()))?;
+    if let Some(d) = durations {
+        if d.len() != ids.len() {
+            return Err(Error::input(format!(
+                "{} durations for {} phoneme ids",
+                d.len(),
+                ids.len()
+            )));
+        }
+    }
+    let given = durations.map(|d| d.iter().map(|f| f / opts.rate).collect());
+    let settings = DecodeSettings {
+        sampler: opts.sampler,
+        steps: opts.steps,
+        temperature: opts.temperature,
+        seed: opts.seed,
+        length_scale: 1.0 / opts.rate,
+    };
+    Ok(MelStream::new(model, ids, speaker, given, settings)?)
+}
+
+/// Moves a mel's pitch by the curve's value in each frame (the curve stretched over the frames).
+fn shift_mel_pitch(mel: Tensor, cfg: &MelConfig, curve: &[f32]) -> Result<Tensor> {
+    let (_, bands, frames) = mel.dims3()?;
+    let mut values = mel.flatten_all()?.to_vec1::<f32>()?;
+    shift_pitch(&mut values, cfg, frames, curve);
+    Ok(Tensor::from_vec(values, (1, bands, frames), mel.device())?)
+}
+
+/// Runs `f` with candle's matrix products and our convolutions on one thread. At batch 1 the
+/// acoustic model's operations are too small to share between cores: a second thread only adds
+/// hand-over time (the first window of a long sentence takes 25 ms on two threads, 14 ms on one).
+fn on_acoustic_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    // Already on a one-thread pool (a batch worker): stay there rather than queue on a shared one.
+    if rayon::current_num_threads() == 1 {
+        return f();
+    }
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().num_threads(1).build().ok());
+    match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(pitch: f32) -> ResolvedOptions {
+        ResolvedOptions {
+            steps: 4,
+            temperature: 0.5,
+            sampler: crate::acoustic::Sampler::Euler,
+            rate: 1.0,
+            pitch,
+            seed: 0,
+            speaker: 0,
+        }
+    }
+
+    fn segment(durations: Option<Vec<f32>>, pitch_curve: Option<Vec<f32>>) -> Segment {
+        let sentence = crate::text::Sentence {
+            text: String::new(),
+            phonemes: String::new(),
+            ids: vec![1],
+        };
+        Segment {
+            sentence,
+            durations,
+            pitch_curve,
+        }
+    }
+
+    #[test]
+    fn given_durations_keep_their_frames_so_an_offset_moves_the_mel() {
+        let plan = |s: Segment| {
+            let (o, shift) = pitch_plan(&s, &options(2.0)).unwrap();
+            (o.pitch, shift)
+        };
+        assert_eq!(plan(segment(None, None)), (2.0, None));
+        assert_eq!(plan(segment(None, Some(vec![1.0]))), (2.0, Some(vec![1.0])));
+        assert_eq!(plan(segment(Some(vec![3.0]), None)), (0.0, Some(vec![2.0])));
+        assert_eq!(
+            plan(segment(Some(vec![3.0]), Some(vec![-1.0, 1.0]))),
+            (0.0, Some(vec![1.0, 3.0]))
+        );
+        assert_eq!(
+            pitch_plan(&segment(Some(vec![3.0]), None), &options(0.0))
+                .unwrap()
+                .1,
+            None
+        );
+        assert!(pitch_plan(&segment(None, Some(vec![])), &options(0.0)).is_err());
+        // The sum is what must stay within bounds.
+        assert!(pitch_plan(&segment(Some(vec![3.0]), Some(vec![23.0])), &options(2.0)).is_err());
+    }
+
+    #[test]
+    fn a_pitch_offset_plays_slower_speech_faster_by_the_same_ratio() {
+        let opts = options(12.0);
+        assert_eq!(without_pitch(&opts).rate, 0.5);
+        assert_eq!(played_rate(22_050, 12.0), 44_100);
+        assert_eq!(played_rate(22_050, 0.0), 22_050);
+    }
+}

@@ -1,0 +1,342 @@
+//! A loaded voice, ready to speak: its acoustic model, its vocoder and what it reads text with.
+//! What to say becomes an [`Utterance`] here; the speaking itself is the one loop in
+//! [`super::utterance`].
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::Tensor;
+
+use super::options::{ResolvedOptions, SynthesisOptions};
+use super::utterance::{Segment, Utterance};
+use crate::acoustic::AcousticModel;
+use crate::audio::limit::limit;
+use crate::audio::MelConfig;
+use crate::conditioning::Conditioning;
+use crate::error::{candle_message, Error, Result};
+use crate::text::{self, PhonemeMap, Sentence, MAX_PHONEME_IDS};
+use crate::vocoder::chunked::ChunkedVocoding;
+use crate::vocoder::factory::{build_vocoder, phase_vocoder};
+use crate::vocoder::{Vocoder, VocoderConfig};
+use crate::voice::{resolve_voice, Voice, VoiceConfig};
+
+/// Mono audio.
+#[derive(Debug, Clone)]
+pub struct Audio {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+}
+
+impl Audio {
+    pub fn duration_seconds(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
+}
+
+/// A mel spectrogram with what produced it.
+#[derive(Debug, Clone)]
+pub struct MelOutput {
+    /// `[1, n_mels, frames]`
+    pub mel: Tensor,
+    /// Phoneme symbols and their frame counts (empty when the mel was given).
+    pub alignment: Vec<(String, usize)>,
+}
+
+/// A voice's models, ready to synthesise.
+///
+/// ```no_run
+/// # fn main() -> mellow_engine::Result<()> {
+/// use mellow_engine::{voice::resolve_voice, SynthesisOptions, Synthesizer};
+/// let voice = resolve_voice("")?; // the built-in voice
+/// let mut synth = Synthesizer::new(&voice, None)?;
+/// let audio = synth.speak_text("Hello there.", &SynthesisOptions::default())?;
+/// assert!(audio.duration_seconds() > 0.3);
+/// # Ok(()) }
+/// ```
+pub struct Synthesizer {
+    pub(super) config: VoiceConfig,
+    pub(super) acoustic: Option<AcousticModel>,
+    pub(super) vocoder: Box<dyn Vocoder>,
+    pub(super) vocoder_mel: MelConfig,
+    /// Id → symbol, for alignments (blanks and markers map to nothing).
+    id_symbols: HashMap<i64, String>,
+}
+
+/// What names the weights-free phase vocoder where a vocoder file is taken.
+pub const PHASE: &str = "phase";
+/// Griffin-Lim iterations of the phase vocoder when nothing says otherwise.
+const PHASE_ITERATIONS: usize = 32;
+
+/// A config-only voice for vocoding mels with the phase vocoder when no voice is given.
+fn phase_only_voice() -> Result<Voice> {
+    let config = VoiceConfig::vocoder_only(
+        PHASE.into(),
+        VocoderConfig::Phase {
+            iterations: PHASE_ITERATIONS,
+        },
+        "built in".into(),
+        "GPL-3.0-or-later".into(),
+    );
+    Voice::new(config, Default::default(), "the phase vocoder")
+}
+
+/// Builds the vocoder a voice or vocoder file holds.
+pub fn load_vocoder(voice: &Voice) -> Result<(Box<dyn Vocoder>, MelConfig)> {
+    let cfg = voice
+        .config
+        .vocoder
+        .clone()
+        .ok_or_else(|| Error::voice(format!("{} holds no vocoder", voice.origin)))?;
+    let mel = voice.config.mel.clone();
+    let vb = voice.var_builder().pp("vocoder");
+    let vocoder = build_vocoder(&cfg, &mel, vb).map_err(|e| {
+        Error::voice(format!(
+            "{}: vocoder weights do not fit its config: {}",
+            voice.origin,
+            candle_message(&e)
+        ))
+    })?;
+    Ok((vocoder, mel))
+}
+
+impl Synthesizer {
+    /// Loads `voice`; the vocoder comes from `vocoder` when given, else from the voice file, else
+    /// the weights-free phase vocoder.
+    pub fn new(voice: &Voice, vocoder: Option<(Box<dyn Vocoder>, MelConfig)>) -> Result<Self> {
+        let acoustic = match &voice.config.acoustic {
+            Some(cfg) => Some(AcousticModel::new(cfg, voice.var_builder()).map_err(|e| {
+                Error::voice(format!(
+                    "{}: the weights do not fit the config: {}",
+                    voice.origin,
+                    candle_message(&e)
+                ))
+            })?),
+            None => None,
+        };
+        let (vocoder, vocoder_mel) = match vocoder {
+            Some(v) => v,
+            None if voice.config.vocoder.is_some() => load_vocoder(voice)?,
+            None => phase_vocoder(&voice.config.mel, PHASE_ITERATIONS),
+        };
+        let mel = &voice.config.mel;
+        if (
+            vocoder_mel.n_mels,
+            vocoder_mel.hop_length,
+            vocoder_mel.sample_rate,
+        ) != (mel.n_mels, mel.hop_length, mel.sample_rate)
+        {
+            return Err(Error::input(format!(
+                "the vocoder expects {} mel bands, hop {} at {} Hz; the voice makes {} bands, hop {} at {} Hz",
+                vocoder_mel.n_mels, vocoder_mel.hop_length, vocoder_mel.sample_rate,
+                mel.n_mels, mel.hop_length, mel.sample_rate
+            )));
+        }
+        let id_symbols = voice
+            .config
+            .phonemes
+            .iter()
+            .flat_map(|m| m.symbols.iter().map(|(symbol, &id)| (id, symbol.clone())))
+            .collect();
+        Ok(Self {
+            config: voice.config.clone(),
+            acoustic,
+            vocoder,
+            vocoder_mel,
+            id_symbols,
+        })
+    }
+
+    /// The synthesizer for what a user names: a voice (see [`resolve_voice`]: a built-in name, a
+    /// voice-folder name or a path; empty for the built-in voice) and optionally a vocoder (a
+    /// vocoder or voice file, or `phase` for the weights-free one). A vocoder alone, with
+    /// `voice` empty, makes a vocoder-only synthesizer for mels.
+    ///
+    /// ```
+    /// use mellow_engine::Synthesizer;
+    /// let phase_only = Synthesizer::for_names("", Some("phase"), false).unwrap();
+    /// assert_eq!(phase_only.vocoder_name(), "phase");
+    /// let err = Synthesizer::for_names("no-such-voice", None, true).err().unwrap();
+    /// assert!(err.to_string().contains("no-such-voice"));
+    /// ```
+    pub fn for_names(voice: &str, vocoder: Option<&str>, need_acoustic: bool) -> Result<Self> {
+        let voice_named = !voice.trim().is_empty();
+        let voice = match vocoder {
+            Some(PHASE) if !voice_named && !need_acoustic => phase_only_voice()?,
+            Some(path) if !voice_named && !need_acoustic => {
+                return Self::new(&Voice::load(Path::new(path))?, None)
+            }
+            _ => resolve_voice(voice)?,
+        };
+        let vocoder = match vocoder {
+            None => None,
+            Some(PHASE) => Some(phase_vocoder(&voice.config.mel, PHASE_ITERATIONS)),
+            Some(path) => Some(load_vocoder(&Voice::load(Path::new(path))?)?),
+        };
+        Self::new(&voice, vocoder)
+    }
+
+    pub fn config(&self) -> &VoiceConfig {
+        &self.config
+    }
+
+    /// The rate the voice speaks at, before any resampling.
+    pub fn sample_rate(&self) -> u32 {
+        self.vocoder_mel.sample_rate
+    }
+
+    pub fn vocoder_name(&self) -> &'static str {
+        self.vocoder.name()
+    }
+
+    fn acoustic(&self) -> Result<&AcousticModel> {
+        self.acoustic.as_ref().ok_or_else(no_acoustic_model)
+    }
+
+    fn phoneme_map(&self) -> Result<&PhonemeMap> {
+        self.config
+            .phonemes
+            .as_ref()
+            .ok_or_else(|| Error::input("this voice has no phoneme map"))
+    }
+
+    /// Fills in the voice's defaults and checks the options against it.
+    pub fn resolve(&self, options: &SynthesisOptions) -> Result<ResolvedOptions> {
+        options.resolve(
+            &self.config.defaults,
+            self.acoustic.as_ref().map(|a| a.config()),
+        )
+    }
+
+    /// Text → an utterance of sentences, with warnings about characters the voice could not read.
+    pub fn utterance(&self, text: &str) -> Result<Utterance> {
+        self.acoustic()?;
+        let reading = text::read_text(text, &self.config.language, self.phoneme_map()?)?;
+        Ok(Utterance {
+            segments: reading.sentences.into_iter().map(Segment::from).collect(),
+            warnings: reading.warnings,
+        })
+    }
+
+    /// Phonemes given directly (IPA, the voice's symbols) → one segment, or several when it is
+    /// longer than the model takes at once (see [`text::split_long_sentence`]).
+    pub fn phoneme_utterance(&self, phonemes: &str) -> Result<Utterance> {
+        self.acoustic()?;
+        let phonemes = phonemes.split_whitespace().collect::<Vec<_>>().join(" ");
+        if phonemes.is_empty() {
+            return Err(Error::input("the phoneme string is empty"));
+        }
+        let map = self.phoneme_map()?;
+        let ids = map.encode(&phonemes)?;
+        let sentence = Sentence {
+            text: phonemes.clone(),
+            phonemes,
+            ids,
+        };
+        Ok(Utterance {
+            segments: text::split_long_sentence(sentence, map)
+                .into_iter()
+                .map(Segment::from)
+                .collect(),
+            warnings: Vec::new(),
+        })
+    }
+
+    /// A conditioning file → one segment whose durations (and pitch curve) are given.
+    pub fn conditioned_utterance(&self, conditioning: &Conditioning) -> Result<Utterance> {
+        self.acoustic()?;
+        let resolved = conditioning.resolve(self.phoneme_map()?)?;
+        let phonemes = self.symbols(&resolved.ids).concat();
+        Ok(Utterance {
+            segments: vec![Segment {
+                sentence: Sentence {
+                    text: phonemes.clone(),
+                    phonemes,
+                    ids: resolved.ids,
+                },
+                durations: Some(resolved.durations),
+                pitch_curve: resolved.pitch,
+            }],
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Refuses ids the model cannot take in one pass.
+    pub(super) fn check_ids(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Err(Error::input("nothing to speak: no phonemes"));
+        }
+        if ids.len() > MAX_PHONEME_IDS {
+            return Err(Error::input(format!(
+                "a sequence of {} phoneme ids is longer than the {MAX_PHONEME_IDS} the model takes at once: split it",
+                ids.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Symbols of `ids` for alignments (blanks shown as empty strings).
+    pub(super) fn symbols(&self, ids: &[i64]) -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                self.id_symbols
+                    .get(id)
+                    .filter(|s| *s != "_")
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Mel `[1, n_mels, T]` → samples at the voice's rate, never louder than full scale.
+    pub fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
+        let (_, bands, frames) = mel.dims3().map_err(|_| {
+            Error::input(format!(
+                "a mel must be [n_mels, frames]; got shape {:?}",
+                mel.dims()
+            ))
+        })?;
+        if bands != self.vocoder_mel.n_mels {
+            return Err(Error::input(format!(
+                "the mel has {bands} bands; this vocoder expects {}",
+                self.vocoder_mel.n_mels
+            )));
+        }
+        if frames == 0 {
+            return Err(Error::input("the mel has no frames"));
+        }
+        check_finite(mel, "the mel")?;
+        // In the chunks a stream uses: the same samples, and faster than one pass over a long
+        // mel, whose upsampled activations no longer fit the caches.
+        let mut vocoding = ChunkedVocoding::new();
+        vocoding.push(mel)?;
+        let mut samples = Vec::with_capacity(frames * self.vocoder.hop_length());
+        vocoding.drain(self.vocoder.as_mut(), true, &mut |chunk| {
+            samples.extend_from_slice(&chunk);
+            Ok(true)
+        })?;
+        limit(&mut samples);
+        Ok(samples)
+    }
+}
+
+/// What speaking with a vocoder-only file says.
+pub(super) fn no_acoustic_model() -> Error {
+    Error::input(
+        "this file holds only a vocoder: give a mel (--mel) or a voice with an acoustic model",
+    )
+}
+
+/// Refuses a tensor holding NaN or infinities, naming what made it.
+pub(super) fn check_finite(t: &Tensor, what: &str) -> Result<()> {
+    let bad = t
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .iter()
+        .any(|v| !v.is_finite());
+    if bad {
+        return Err(Error::numeric(format!(
+            "{what} produced NaN or infinite values; the voice file may be damaged"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! What to say, once the front end (text, phonemes or a conditioning file) has read it: segments
+//! of phoneme ids, each with what is given of its durations and pitch.
+
+use crate::text::Sentence;
+
+/// What to say: segments spoken in order with a short pause between, and what the front end
+/// had to skip to get them.
+#[derive(Debug, Clone, Default)]
+pub struct Utterance {
+    pub segments: Vec<Segment>,
+    /// Characters or words the voice could not read (the rest speaks).
+    pub warnings: Vec<String>,
+}
+
+/// One stretch of speech the model takes at once: a sentence's ids, with the durations (frames
+/// per id at rate 1) and the pitch curve (semitones over the segment) when they are given.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub sentence: Sentence,
+    pub durations: Option<Vec<f32>>,
+    pub pitch_curve: Option<Vec<f32>>,
+}
+
+impl From<Sentence> for Segment {
+    fn from(sentence: Sentence) -> Self {
+        Self {
+            sentence,
+            durations: None,
+            pitch_curve: None,
+        }
+    }
+}
