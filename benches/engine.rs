@@ -122,7 +122,7 @@ fn stages(c: &mut Criterion) {
     let mut mel = MelSpectrogram::new(&MelConfig::default());
     let mut out = vec![0f32; 80 * MelConfig::default().frame_count(signal.len())];
     group.bench_function("log-mel front end", |b| {
-        b.iter(|| mel.compute_into(&signal, &mut out))
+        b.iter(|| mel.compute_into(&signal, &mut out));
     });
 
     let voice = voice();
@@ -130,7 +130,7 @@ fn stages(c: &mut Criterion) {
         AcousticModel::new(voice.config.acoustic.as_ref().unwrap(), voice.var_builder()).unwrap();
     let ids: Vec<i64> = (0..160).map(|i| 1 + (i * 37 % 100) as i64).collect();
     group.bench_function("text encoder + durations (160 ids)", |b| {
-        b.iter(|| model.encode(&ids, None).unwrap())
+        b.iter(|| model.encode(&ids, None).unwrap());
     });
     let mu = Tensor::randn(0f32, 1.0, (1, 80, frames().div_ceil(4) * 4), &Device::Cpu).unwrap();
     let mask = Tensor::ones((1, 1, mu.dim(2).unwrap()), DType::F32, &Device::Cpu).unwrap();
@@ -141,7 +141,7 @@ fn stages(c: &mut Criterion) {
                 .estimator()
                 .forward(&x, &mask, &mu, 0.5, None)
                 .unwrap()
-        })
+        });
     });
 
     let mel = random_mel();
@@ -168,12 +168,12 @@ fn stages(c: &mut Criterion) {
     ] {
         let mut hifigan = vocoder_weights(&cfg);
         group.bench_function(format!("vocoder: hifigan {name}"), |b| {
-            b.iter(|| hifigan.vocode(&mel).unwrap())
+            b.iter(|| hifigan.vocode(&mel).unwrap());
         });
     }
     let (mut phase, _) = phase_vocoder(&MelConfig::default(), 32);
     group.bench_function("vocoder: phase (32 iterations)", |b| {
-        b.iter(|| phase.vocode(&mel).unwrap())
+        b.iter(|| phase.vocode(&mel).unwrap());
     });
     group.finish();
 }

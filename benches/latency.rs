@@ -58,7 +58,7 @@ fn synthesizer_path(c: &mut Criterion) {
         .sample_size(30)
         .measurement_time(Duration::from_secs(10));
     group.bench_function("synthesizer: text to first samples", |b| {
-        b.iter(|| first_samples(&mut synth, &options))
+        b.iter(|| first_samples(&mut synth, &options));
     });
     group.finish();
 }

@@ -58,7 +58,7 @@ fn process_block(c: &mut Criterion) {
                     ch.copy_from_slice(&mix);
                 }
                 std::hint::black_box(&channels);
-            })
+            });
         });
     }
     group.finish();

@@ -32,7 +32,7 @@ pub fn host(name: Option<&str>) -> Result<Host> {
                 "no audio host `{name}` in this build; available: {}",
                 available
                     .iter()
-                    .map(|h| h.name())
+                    .map(cpal::HostId::name)
                     .collect::<Vec<_>>()
                     .join(", ")
             )

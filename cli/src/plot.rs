@@ -22,7 +22,7 @@ pub fn write_plot(path: &Path, mels: &[MelOutput]) -> Result<()> {
     let mut boundaries = Vec::new();
     for m in mels {
         let rows = m.mel.squeeze(0)?.to_vec2::<f32>()?;
-        let frames = rows.first().map_or(0, |r| r.len());
+        let frames = rows.first().map_or(0, Vec::len);
         let base = columns.len();
         for f in 0..frames {
             columns.push(rows.iter().map(|r| r[f]).collect());
@@ -36,7 +36,7 @@ pub fn write_plot(path: &Path, mels: &[MelOutput]) -> Result<()> {
         }
         boundaries.push(columns.len());
     }
-    let bands = columns.first().map_or(0, |c| c.len());
+    let bands = columns.first().map_or(0, Vec::len);
     anyhow::ensure!(!columns.is_empty() && bands > 0, "nothing to plot");
     let (lo, hi) = columns
         .iter()

@@ -56,7 +56,7 @@ pub fn matcha_voice(input: &Path, opts: &MatchaOptions, about: &Provenance) -> R
     let saved = |path: &[&str]| {
         path.iter()
             .try_fold(hp?, |v, k| v.get(k))
-            .and_then(|v| v.as_u64())
+            .and_then(serde_json::Value::as_u64)
             .map(|v| v as usize)
     };
     let encoder_heads = opts
@@ -133,7 +133,7 @@ fn piper_phoneme_map(path: &Path) -> Result<PhonemeMap> {
         let id = ids
             .as_array()
             .and_then(|a| a.first())
-            .and_then(|v| v.as_i64())
+            .and_then(serde_json::Value::as_i64)
             .with_context(|| format!("phoneme `{symbol}` has no id"))?;
         symbols.insert(symbol.clone(), id);
     }

@@ -585,16 +585,13 @@ pub fn read_torch_zip(path: &Path, keys: &[&str]) -> Result<Checkpoint> {
 /// let err = mellow_convert::pickle::read_torch_zip_from(std::io::Cursor::new(b"not a zip"), &[]);
 /// assert!(err.is_err());
 /// ```
-pub fn read_torch_zip_from(
-    reader: impl std::io::Read + std::io::Seek,
-    keys: &[&str],
-) -> Result<Checkpoint> {
+pub fn read_torch_zip_from(reader: impl Read + std::io::Seek, keys: &[&str]) -> Result<Checkpoint> {
     let mut archive = zip::ZipArchive::new(reader).context("not a PyTorch zip checkpoint")?;
     let pkl_name = archive
         .file_names()
-        .filter_map(|n| n.ok())
+        .filter_map(std::result::Result::ok)
         .find(|n| n.ends_with("data.pkl"))
-        .map(|n| n.into_owned())
+        .map(std::borrow::Cow::into_owned)
         .context("the archive has no data.pkl")?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
     let pickle = read_entry(&mut archive, &pkl_name, MAX_PICKLE_BYTES)?;
@@ -612,7 +609,7 @@ pub fn read_torch_zip_from(
     result
 }
 
-fn collect_tensors<R: std::io::Read + std::io::Seek>(
+fn collect_tensors<R: Read + std::io::Seek>(
     archive: &mut zip::ZipArchive<R>,
     prefix: &str,
     root: &Value,
@@ -656,7 +653,7 @@ fn collect_tensors<R: std::io::Read + std::io::Seek>(
 
 /// An archive entry of at most `limit` bytes, checked against what the entry declares before
 /// inflating and against what actually comes out (a header may lie).
-fn read_entry<R: std::io::Read + std::io::Seek>(
+fn read_entry<R: Read + std::io::Seek>(
     archive: &mut zip::ZipArchive<R>,
     name: &str,
     limit: u64,

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 /// Threads worth using for `count` items: the cores this process may run on, at most `count`.
 pub fn workers_for(count: usize) -> usize {
     std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+        .map_or(1, std::num::NonZero::get)
         .min(count)
         .max(1)
 }

@@ -57,7 +57,10 @@ static STOPPING: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
 
 /// Waits for a stopping worker to end.
 fn join_stopping_worker() {
-    let stopping = STOPPING.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let stopping = STOPPING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
     if let Some(thread) = stopping {
         let _ = thread.join();
     }
@@ -78,7 +81,9 @@ static JOIN_AT_UNLOAD: extern "C" fn() = {
 impl SharedEngine {
     /// The running engine, or a new one (its thread started now).
     pub fn acquire() -> Result<Arc<SharedEngine>, String> {
-        let mut slot = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = ENGINE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(engine) = slot.upgrade() {
             return Ok(engine);
         }
@@ -126,7 +131,7 @@ impl Drop for SharedEngine {
         if let Some(thread) = self.thread.take() {
             let previous = STOPPING
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .replace(thread);
             if let Some(previous) = previous {
                 let _ = previous.join();

@@ -197,7 +197,7 @@ impl Plugin for MellowInstrument {
                 match event {
                     NoteEvent::NoteOn { key, velocity, .. } => {
                         if let Some(k) = key.number() {
-                            self.player.note_on(k, velocity)
+                            self.player.note_on(k, velocity);
                         }
                     }
                     NoteEvent::NoteOff { key, .. } => match key.number() {

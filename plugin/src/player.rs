@@ -108,6 +108,10 @@ impl Player {
     }
 
     /// Sends a bank back to be freed off the audio thread.
+    #[expect(
+        clippy::mem_forget,
+        reason = "leaking a bank the full queue cannot take beats freeing it on the audio thread"
+    )]
     fn retire(&mut self, bank: Box<PhraseBank>) {
         // Room is checked before taking a bank; a failed push hands the bank back, never drops it.
         if let Err(rtrb::PushError::Full(bank)) = self.retired.push(bank) {

@@ -100,13 +100,19 @@ impl RenderStatus {
     }
 
     pub(crate) fn set_delivered(&self, settings: &RenderSettings) {
-        *self.delivered.lock().unwrap_or_else(|e| e.into_inner()) = Some(settings.clone());
+        *self
+            .delivered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(settings.clone());
         self.delivered_fingerprint
             .store(settings.fingerprint(), Ordering::Release);
     }
 
     pub(crate) fn set_error(&self, error: Option<String>) {
-        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+        *self
+            .error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = error;
     }
 
     pub(crate) fn set_previews(&self, bank: &PhraseBank) {

@@ -163,7 +163,7 @@ fn window_threads_alive() -> bool {
     let me = std::path::Path::new("/proc")
         .join(std::fs::read_link("/proc/thread-self").expect("/proc/thread-self"));
     let my_name = std::fs::read_to_string(me.join("comm")).expect("the test thread's name");
-    let me = me.file_name().map(|id| id.to_owned());
+    let me = me.file_name().map(ToOwned::to_owned);
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task")
         .flatten()

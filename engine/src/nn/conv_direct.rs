@@ -69,7 +69,7 @@ fn dispatch_row(x: &[f32], width: usize, w: &[f32], bias: f32, s: ConvShape, row
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn row_avx2(x: &[f32], width: usize, w: &[f32], bias: f32, s: ConvShape, row: &mut [f32]) {
-    row_generic(x, width, w, bias, s, row)
+    row_generic(x, width, w, bias, s, row);
 }
 
 /// One output row: for each input row, all taps are summed in registers before the accumulator

@@ -431,7 +431,7 @@ impl candle_core::CustomOp1 for ElementWise<'_> {
                         layout.shape()
                     );
                 }
-                fast_math::snake_beta_rows(&mut out, alpha, inv_beta)
+                fast_math::snake_beta_rows(&mut out, alpha, inv_beta);
             }
         }
         Ok((candle_core::CpuStorage::F32(out), layout.shape().clone()))

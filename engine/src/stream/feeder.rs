@@ -93,7 +93,7 @@ impl Feeder {
 
     /// Waits for the feeder to end and gives back its error, if any (the pipeline stops here).
     pub fn join(mut self) -> Result<()> {
-        match self.thread.take().map(|t| t.join()) {
+        match self.thread.take().map(JoinHandle::join) {
             Some(Ok(Ok(_pipeline))) => Ok(()),
             Some(Ok(Err(e))) => Err(e),
             Some(Err(_)) => Err(Error::runtime("the input thread panicked")),

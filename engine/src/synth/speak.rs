@@ -104,9 +104,9 @@ impl Synthesizer {
                 return Ok(Outcome::Stopped);
             }
             let keep_mel = output.sink.wants_mels();
-            let mel = match self.speak_segment(segment, opts, keep_mel, &mut |s| output.push(s))? {
-                Some(mel) => mel,
-                None => return Ok(Outcome::Stopped),
+            let Some(mel) = self.speak_segment(segment, opts, keep_mel, &mut |s| output.push(s))?
+            else {
+                return Ok(Outcome::Stopped);
             };
             if let Some(mel) = mel {
                 output.sink.segment_mel(index, mel)?;
@@ -240,7 +240,7 @@ fn pitch_plan(
 ) -> Result<(ResolvedOptions, Option<Vec<f32>>)> {
     check_pitch(opts.pitch)?;
     let curve = segment.pitch_curve.as_deref();
-    if curve.is_some_and(|c| c.is_empty()) {
+    if curve.is_some_and(<[f32]>::is_empty) {
         return Err(Error::input("the pitch curve is empty"));
     }
     let in_the_mel = segment.durations.is_some() && (curve.is_some() || opts.pitch != 0.0);

@@ -203,7 +203,7 @@ impl Synthesizer {
     pub fn resolve(&self, options: &SynthesisOptions) -> Result<ResolvedOptions> {
         options.resolve(
             &self.config.defaults,
-            self.acoustic.as_ref().map(|a| a.config()),
+            self.acoustic.as_ref().map(AcousticModel::config),
         )
     }
 

@@ -67,7 +67,9 @@ fn initialize() -> Result<State> {
 
 /// The linked espeak-ng's version and data folder.
 pub fn version() -> Result<(String, String)> {
-    let mut guard = ESPEAK.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = ESPEAK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if guard.is_none() {
         *guard = Some(initialize()?);
     }
@@ -78,6 +80,7 @@ pub fn version() -> Result<(String, String)> {
         if p.is_null() {
             String::new()
         } else {
+            // SAFETY: a non-null pointer from espeak_Info is a NUL-terminated static string.
             unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
         }
     };
@@ -165,7 +168,9 @@ pub fn survivable_clause(text: &str) -> Vec<String> {
 /// One piece already in a survivable shape (see [`survivable_clause`]) through espeak-ng.
 fn phonemize_piece(text: &str, voice: &str) -> Result<String> {
     let text = CString::new(text).map_err(|_| Error::input("text contains a NUL character"))?;
-    let mut guard = ESPEAK.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = ESPEAK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if guard.is_none() {
         *guard = Some(initialize()?);
     }
@@ -191,6 +196,7 @@ fn phonemize_piece(text: &str, voice: &str) -> Result<String> {
         if out.is_null() {
             break;
         }
+        // SAFETY: `out` is non-null and NUL-terminated (see above); copied before the next call.
         let clause = unsafe { CStr::from_ptr(out) }.to_string_lossy();
         let clause = clause.trim();
         if !clause.is_empty() {

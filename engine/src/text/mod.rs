@@ -170,7 +170,7 @@ pub fn read_text(text: &str, language: &str, map: &PhonemeMap) -> Result<TextRea
     let mut sentences = Vec::new();
     for s in split_sentences(&normalized) {
         let sentence = sentence_phonemes(&s, language, map)?;
-        if sentence.phonemes.chars().any(|c| c.is_alphabetic()) {
+        if sentence.phonemes.chars().any(char::is_alphabetic) {
             sentences.extend(split_long_sentence(sentence, map));
         }
     }

@@ -61,7 +61,7 @@ fn is_initial(chars: &[char], dot: usize) -> bool {
 
 fn push_sentence(sentences: &mut Vec<String>, current: &mut String) {
     let sentence = current.split_whitespace().collect::<Vec<_>>().join(" ");
-    if sentence.chars().any(|c| c.is_alphanumeric()) {
+    if sentence.chars().any(char::is_alphanumeric) {
         sentences.push(sentence);
     } else if let Some(last) = sentences.last_mut() {
         // Stray punctuation ("...", a closing quote) belongs to the sentence before it.

@@ -118,7 +118,7 @@ impl Vocoder for PhaseVocoder {
                 self.cfg.n_mels
             )));
         }
-        let frames = mel.first().map_or(0, |b| b.len());
+        let frames = mel.first().map_or(0, Vec::len);
         let bins = self.cfg.n_fft / 2 + 1;
         let len = frames * self.cfg.hop_length;
         if frames == 0 {

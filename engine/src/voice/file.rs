@@ -80,7 +80,7 @@ impl Voice {
 
     /// Number of parameters stored.
     pub fn parameter_count(&self) -> usize {
-        self.tensors.values().map(|t| t.elem_count()).sum()
+        self.tensors.values().map(Tensor::elem_count).sum()
     }
 
     /// Writes the voice atomically (temp file in the same folder, then rename). With `half`, float
