@@ -1,6 +1,6 @@
 //! The weights-free vocoder on real speech (a 2.8 s teacher utterance): the spectral convergence
 //! of its resynthesis, `‖|S| − |Ŝ|‖_F / ‖|S|‖_F` on the STFT magnitudes of the original and the
-//! output, must stay below a bound; the figure is printed for the README.
+//! output, must stay below a bound; the figure is printed for docs/benchmarks.md.
 
 use std::path::PathBuf;
 

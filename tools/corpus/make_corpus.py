@@ -237,7 +237,7 @@ def main():
                                                                         text=True).stdout.split()[3] + ")",
         "sources": {
             "wordnet": "wordnet-base (Debian), quoted examples in WordNet 3.0 glosses; WordNet 3.0 license "
-                       "(Princeton University, permissive; notice kept in the README)",
+                       "(Princeton University, permissive; notice kept in NOTICE.md)",
             "bible": "bible-kjv (Debian), King James Version text; public domain",
             "generated": "template sentences with numbers, money, times, dates, temperatures, questions "
                          "(this script, seed %d)" % SEED,

@@ -1,5 +1,5 @@
 //! The default voice compiled into the binary, so rendering needs nothing downloaded.
-//! `engine/voices/default.safetensors` is made by the training tools (see the README).
+//! `engine/voices/default.safetensors` is made by the training tools (see docs/training.md).
 
 use super::file::Voice;
 use crate::error::Result;
