@@ -67,6 +67,26 @@ pub enum Event {
 }
 
 /// The control side of a running pipeline. Dropping it stops the worker.
+///
+/// ```no_run
+/// # fn main() -> mellow_engine::Result<()> {
+/// use mellow_engine::stream::Event;
+/// use mellow_engine::{voice::resolve_voice, Pipeline, PipelineConfig, SynthesisOptions, Synthesizer};
+/// let synth = Synthesizer::new(&resolve_voice("")?, None)?;
+/// let (mut pipeline, mut reader) =
+///     Pipeline::start(synth, SynthesisOptions::default(), PipelineConfig::new(48_000))?;
+/// let utterance = pipeline.speak("Hello.")?;
+/// // The audio callback's only call: copies what is ready, silence where nothing is.
+/// let mut block = [0f32; 480];
+/// reader.fill(&mut block);
+/// for event in pipeline.events().try_iter() {
+///     if let Event::Failed { utterance: u, message } = event {
+///         eprintln!("utterance {u} of {utterance}: {message}");
+///     }
+/// }
+/// pipeline.cancel(); // silent at the reader's next call
+/// # Ok(()) }
+/// ```
 pub struct Pipeline {
     commands: Sender<Command>,
     events: Receiver<Event>,

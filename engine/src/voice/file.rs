@@ -13,6 +13,13 @@ use crate::error::{Error, Result};
 pub const METADATA_KEY: &str = "mellow";
 
 /// A loaded voice file: its config and its weights.
+///
+/// ```
+/// use mellow_engine::voice::resolve_voice;
+/// let voice = resolve_voice("").unwrap(); // the built-in one; or a name, or a path
+/// assert_eq!(voice.config.name, "mellow-joe");
+/// assert!(voice.config.acoustic.is_some() && voice.config.vocoder.is_some());
+/// ```
 #[derive(Clone)]
 pub struct Voice {
     pub config: VoiceConfig,
