@@ -81,6 +81,12 @@ enum Kind {
         #[arg(long, default_value = "v1")]
         variant: HifiganVariant,
     },
+    /// A harmonic-plus-noise vocoder (tools/train/train_harmonic.py's weights; its
+    /// hparams.json beside them) → a vocoder file.
+    Harmonic {
+        #[command(flatten)]
+        common: Common,
+    },
     /// A Vocos checkpoint → a vocoder file (mel input with the voice's mel settings).
     Vocos {
         #[command(flatten)]
@@ -138,6 +144,10 @@ pub fn run(args: ConvertArgs) -> Result<()> {
         }
         Kind::Hifigan { common, variant } => (
             mellow_convert::hifigan_vocoder(&common.input, variant, &common.provenance())?,
+            common,
+        ),
+        Kind::Harmonic { common } => (
+            mellow_convert::harmonic_vocoder(&common.input, &common.provenance())?,
             common,
         ),
         Kind::Vocos { common, padding } => {

@@ -20,7 +20,7 @@ use mellow_engine::Voice;
 
 pub use checkpoint::{read_checkpoint, Checkpoint};
 pub use matcha::{matcha_voice, MatchaOptions};
-pub use vocoders::{hifigan_vocoder, vocos_vocoder, HifiganVariant};
+pub use vocoders::{harmonic_vocoder, hifigan_vocoder, vocos_vocoder, HifiganVariant};
 
 /// What a converted file records about itself; each field has a sensible default.
 #[derive(Debug, Clone)]

@@ -1,12 +1,12 @@
-//! HiFi-GAN generators (`.pt`/`.pth`, weights under `generator`) and Vocos checkpoints (a
-//! Lightning `.ckpt` or a plain state dict) → Mellow vocoder files.
+//! HiFi-GAN generators (`.pt`/`.pth`, weights under `generator`), Vocos checkpoints (a Lightning
+//! `.ckpt` or a plain state dict) and our harmonic-plus-noise vocoders → Mellow vocoder files.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Result};
 use candle_core::Tensor;
-use mellow_engine::vocoder::config::AdapterLayer;
+use mellow_engine::vocoder::config::{AdapterLayer, HarmonicConfig};
 use mellow_engine::vocoder::{IstftPadding, VocoderConfig};
 use mellow_engine::{Voice, VoiceConfig};
 
@@ -87,6 +87,51 @@ pub fn vocos_vocoder(input: &Path, padding: IstftPadding, about: &Provenance) ->
         .filter(|(k, _)| k.starts_with("backbone.") || k.starts_with("head.out."))
         .collect();
     vocoder_voice(cfg, tensors, input, about, "Vocos checkpoint")
+}
+
+/// A harmonic-plus-noise vocoder trained by `tools/train/train_harmonic.py` → a vocoder file's
+/// contents: the networks' sizes read off the weights, the harmonics, hop, noise window and
+/// log-F0 scale from the `hparams.json` the trainer writes beside its weights (the trainer's
+/// defaults when there is none).
+pub fn harmonic_vocoder(input: &Path, about: &Provenance) -> Result<Voice> {
+    let tensors = read_checkpoint(input, &["state_dict"])?.tensors;
+    let hparams = input.with_file_name("hparams.json");
+    let hp: serde_json::Value = match std::fs::read_to_string(&hparams) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", hparams.display()))?,
+        Err(_) => serde_json::Value::Null,
+    };
+    let number = |key: &str, default: f64| {
+        hp.get(key)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(default)
+    };
+    let embed = dims(&tensors, "backbone.embed.weight")?;
+    let pitch_embed = dims(&tensors, "pitch.embed.weight")?;
+    let cfg = VocoderConfig::Harmonic(HarmonicConfig {
+        input_channels: pitch_embed[1],
+        dim: embed[0],
+        intermediate_dim: dims(&tensors, "backbone.convnext.0.pwconv1.weight")?[0],
+        num_layers: count(&tensors, "backbone.convnext"),
+        f0_dim: pitch_embed[0],
+        f0_intermediate_dim: dims(&tensors, "pitch.convnext.0.pwconv1.weight")?[0],
+        f0_layers: count(&tensors, "pitch.convnext"),
+        bins: dims(&tensors, "envelopes.weight")?[0] / 2,
+        harmonics: number("harmonics", 160.0) as usize,
+        hop_length: number("hop_length", 256.0) as usize,
+        n_fft: number("n_fft", 1024.0) as usize,
+        log_f0_mean: number("log_f0_mean", 100f64.ln()) as f32,
+        log_f0_std: number("log_f0_std", 0.5) as f32,
+    });
+    if embed[1] != pitch_embed[1] + 2 {
+        bail!(
+            "the envelope network takes {} inputs; the mel and F0 make {}",
+            embed[1],
+            pitch_embed[1] + 2
+        );
+    }
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    vocoder_voice(cfg, tensors, input, about, "harmonic vocoder")
 }
 
 fn vocoder_voice(

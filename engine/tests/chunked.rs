@@ -1,11 +1,14 @@
 //! Chunked vocoding equals one pass over the whole mel: the built-in voice's vocoder (which skips
-//! the work a chunk drops), HiFi-GAN V1 and Vocos with random weights. A context a few
+//! the work a chunk drops), HiFi-GAN V1, Vocos and the harmonic vocoder (whose phase runs on
+//! from chunk to chunk) with random weights. A context a few
 //! frames shorter than the vocoder declares must show, so the declared context is not padding.
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use mellow_engine::synth::load_vocoder;
 use mellow_engine::vocoder::chunked::ChunkedVocoding;
+use mellow_engine::vocoder::config::HarmonicConfig;
+use mellow_engine::vocoder::harmonic::HarmonicVocoder;
 use mellow_engine::vocoder::hifigan::HifiGan;
 use mellow_engine::vocoder::vocos::Vocos;
 use mellow_engine::vocoder::{Vocoder, VocoderConfig};
@@ -81,6 +84,9 @@ fn random_vocoder(cfg: &VocoderConfig) -> Box<dyn Vocoder> {
                 )
                 .unwrap(),
             ),
+            VocoderConfig::Harmonic(sizes) => {
+                Box::new(HarmonicVocoder::new(sizes, 22_050, vb).unwrap())
+            }
             _ => Box::new(HifiGan::new(cfg, vb).unwrap()),
         }
     };
@@ -108,8 +114,27 @@ fn the_built_in_vocoder_vocodes_chunks_exactly() {
     assert!(diff <= 1e-4, "{diff}");
 }
 
+/// A small harmonic-plus-noise vocoder's sizes.
+fn harmonic_sizes() -> HarmonicConfig {
+    HarmonicConfig {
+        input_channels: 80,
+        dim: 64,
+        intermediate_dim: 192,
+        num_layers: 2,
+        f0_dim: 32,
+        f0_intermediate_dim: 96,
+        f0_layers: 2,
+        bins: 32,
+        harmonics: 60,
+        hop_length: 256,
+        n_fft: 1024,
+        log_f0_mean: 100f32.ln(),
+        log_f0_std: 0.5,
+    }
+}
+
 #[test]
-fn random_hifigan_and_vocos_vocode_chunks_exactly() {
+fn random_hifigan_vocos_and_harmonic_vocode_chunks_exactly() {
     let mel = (speech_mel() * 1.0).unwrap();
     for cfg in [
         VocoderConfig::hifigan_v1(),
@@ -122,9 +147,12 @@ fn random_hifigan_and_vocos_vocode_chunks_exactly() {
             hop_length: 256,
             padding: mellow_engine::vocoder::IstftPadding::Same,
         },
+        VocoderConfig::Harmonic(harmonic_sizes()),
     ] {
         let mut vocoder = random_vocoder(&cfg);
         let whole = vocoder.vocode(&mel).unwrap();
+        let loudest = whole.iter().fold(0f32, |m, s| m.max(s.abs()));
+        assert!(loudest > 1e-3, "{} made silence", vocoder.name());
         let diff = max_abs_diff(&whole, &chunked(vocoder.as_mut(), &mel));
         assert!(diff <= 1e-4, "{}: {diff}", vocoder.name());
     }
@@ -172,4 +200,31 @@ fn the_first_decoder_window_holds_the_built_in_vocoders_first_chunk() {
         needed <= first,
         "{needed} frames needed, {first} in the first window"
     );
+}
+
+#[test]
+fn the_harmonic_vocoders_phase_runs_on_from_span_to_span() {
+    let mel = speech_mel();
+    let mut vocoder = random_vocoder(&VocoderConfig::Harmonic(harmonic_sizes()));
+    let hop = vocoder.hop_length();
+    let context = vocoder.context_frames().unwrap();
+    let whole = vocoder.vocode(&mel).unwrap();
+    // A span in the middle on its own starts the phase afresh, so it cannot match the whole; the
+    // same span after the ones before it does.
+    let (start, end) = (60, 68);
+    let span = mel
+        .narrow(2, start - context, end - start + 2 * context)
+        .unwrap();
+    vocoder.reset();
+    let alone = vocoder
+        .vocode_span(&span, context..context + end - start)
+        .unwrap();
+    assert!(max_abs_diff(&alone, &whole[start * hop..end * hop]) > 1e-3);
+    vocoder.reset();
+    let before = mel.narrow(2, 0, start + context).unwrap();
+    vocoder.vocode_span(&before, 0..start).unwrap();
+    let after = vocoder
+        .vocode_span(&span, context..context + end - start)
+        .unwrap();
+    assert!(max_abs_diff(&after, &whole[start * hop..end * hop]) <= 1e-4);
 }

@@ -60,6 +60,10 @@ impl ChunkedVocoding {
         let Some(mel) = &self.mel else {
             return Ok(true);
         };
+        if self.vocoded == 0 {
+            // A new signal: nothing an earlier one left may carry over.
+            vocoder.reset();
+        }
         let Some(context) = vocoder.context_frames() else {
             // Only a whole mel vocodes correctly.
             if last && self.vocoded < self.received {

@@ -34,11 +34,38 @@ pub enum VocoderConfig {
         #[serde(default)]
         adapter: Vec<AdapterLayer>,
     },
+    /// Harmonic plus noise with its own F0 estimator (`tools/train/train_harmonic.py`).
+    Harmonic(HarmonicConfig),
     /// No weights: mel → magnitude by non-negative least squares, phase by fast Griffin-Lim.
     Phase {
         #[serde(default = "iterations")]
         iterations: usize,
     },
+}
+
+/// Sizes of the harmonic-plus-noise vocoder (`vocoder::harmonic`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HarmonicConfig {
+    #[serde(default = "mels")]
+    pub input_channels: usize,
+    /// The envelope network: ConvNeXt width, inner width and blocks.
+    pub dim: usize,
+    pub intermediate_dim: usize,
+    pub num_layers: usize,
+    /// The F0 estimator: ConvNeXt width, inner width and blocks.
+    pub f0_dim: usize,
+    pub f0_intermediate_dim: usize,
+    pub f0_layers: usize,
+    /// Points of each spectral envelope over 0 Hz … Nyquist.
+    pub bins: usize,
+    /// Most harmonics played (fewer where they would pass 95 % of Nyquist).
+    pub harmonics: usize,
+    pub hop_length: usize,
+    /// Window of the noise's STFT.
+    pub n_fft: usize,
+    /// The F0 estimator's output scale: log F0 = mean + std · output.
+    pub log_f0_mean: f32,
+    pub log_f0_std: f32,
 }
 
 /// How Vocos's ISTFT head pads the signal.
@@ -169,6 +196,17 @@ impl VocoderConfig {
                     reach.front + reach.stages.iter().map(|s| s.1).sum::<usize>() + reach.post;
                 Some(total.div_ceil(reach.hop) + 1)
             }
+            Self::Harmonic(cfg) => {
+                let reach = |layers: usize| 3 * (layers + 1);
+                // Both networks' reach, the next frame the last samples glide towards, the noise
+                // windows' overlap, and one spare.
+                Some(
+                    reach(cfg.num_layers)
+                        + reach(cfg.f0_layers)
+                        + cfg.n_fft.div_ceil(2 * cfg.hop_length)
+                        + 2,
+                )
+            }
             Self::Phase { .. } => None,
         }
     }
@@ -220,6 +258,7 @@ impl VocoderConfig {
         match self {
             Self::Vocos { .. } => "vocos",
             Self::Hifigan { .. } => "hifigan",
+            Self::Harmonic(_) => "harmonic",
             Self::Phase { .. } => "phase",
         }
     }
@@ -229,6 +268,7 @@ impl VocoderConfig {
         match self {
             Self::Vocos { hop_length, .. } => *hop_length,
             Self::Hifigan { upsample_rates, .. } => upsample_rates.iter().product(),
+            Self::Harmonic(cfg) => cfg.hop_length,
             Self::Phase { .. } => 0,
         }
     }
@@ -264,6 +304,24 @@ impl VocoderConfig {
                 if *upsample_initial_channel >> upsample_rates.len() == 0 {
                     return Err(
                         "HiFi-GAN upsample_initial_channel is too small for its upsamplings".into(),
+                    );
+                }
+            }
+            Self::Harmonic(cfg) => {
+                if cfg.dim == 0 || cfg.f0_dim == 0 || cfg.bins < 2 || cfg.hop_length == 0 {
+                    return Err(
+                        "harmonic vocoder sizes must be positive, with 2 or more bins".into(),
+                    );
+                }
+                if cfg.n_fft != 4 * cfg.hop_length {
+                    return Err("the harmonic vocoder's noise window must be 4 hops long".into());
+                }
+                if !(cfg.log_f0_std.is_finite()
+                    && cfg.log_f0_std > 0.0
+                    && cfg.log_f0_mean.is_finite())
+                {
+                    return Err(
+                        "the harmonic vocoder's log-F0 scale must be finite and positive".into(),
                     );
                 }
             }

@@ -2,6 +2,7 @@
 
 use candle_nn::VarBuilder;
 
+use super::harmonic::HarmonicVocoder;
 use super::hifigan::HifiGan;
 use super::phase::PhaseVocoder;
 use super::vocos::Vocos;
@@ -29,6 +30,9 @@ pub fn build_vocoder(
             None => candle_core::bail!("not a Vocos config"),
         },
         VocoderConfig::Hifigan { .. } => Box::new(HifiGan::new(cfg, vb)?),
+        VocoderConfig::Harmonic(sizes) => {
+            Box::new(HarmonicVocoder::new(sizes, mel.sample_rate, vb)?)
+        }
         VocoderConfig::Phase { iterations } => Box::new(PhaseVocoder::new(mel, *iterations)),
     })
 }

@@ -1,9 +1,12 @@
-//! Vocoders: mel → waveform. One trait; the neural Vocos and HiFi-GAN vocoders and the weights-free
-//! phase-reconstruction vocoder are interchangeable behind it.
+//! Vocoders: mel → waveform. One trait; the neural Vocos and HiFi-GAN vocoders, the F0-aware
+//! harmonic-plus-noise vocoder and the weights-free phase-reconstruction vocoder are
+//! interchangeable behind it.
 
 pub mod chunked;
 pub mod config;
+pub mod convnext;
 pub mod factory;
+pub mod harmonic;
 pub mod hifigan;
 pub mod phase;
 pub mod vocos;
@@ -24,6 +27,14 @@ pub trait Vocoder: Send {
     /// Mel frames of context on each side that make a chunk vocode exactly as in the whole mel
     /// (see [`VocoderConfig::context_frames`]); `None` when only whole mels vocode correctly.
     fn context_frames(&self) -> Option<usize>;
+    /// Forgets what earlier spans left (a running phase): the next span starts a new signal.
+    /// Spans between two resets must follow each other.
+    fn reset(&mut self) {}
+    /// Moves the pitch played by `semitones` with the spectral envelope kept, for the spans
+    /// after it; false when this vocoder cannot (it plays the pitch its mel holds).
+    fn shift_pitch(&mut self, _semitones: f32) -> bool {
+        false
+    }
     /// Turns a log-mel `[1, n_mels, T]` into mono samples (`T * hop_length` of them).
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>>;
     /// The samples of frames `keep` only, the rest of `mel` being context. A vocoder may skip

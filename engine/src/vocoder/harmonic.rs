@@ -1,0 +1,420 @@
+//! An F0-aware harmonic-plus-noise vocoder (DDSP-style, arXiv 2001.04643), trained on spectral
+//! losses by `tools/train/train_harmonic.py`.
+//!
+//! A small ConvNeXt network estimates each frame's F0 and voicing from the mel; a second one turns
+//! the mel and that F0 into two spectral envelopes over 0 Hz … Nyquist. The harmonics sit at exact
+//! multiples of F0, a sine bank whose phase is the running integral of F0, each as loud as the
+//! harmonic envelope at its frequency; white noise is shaped by the noise envelope frame by frame
+//! in the STFT domain. So the pitch played is the F0 the mel holds (or that F0 moved by a shift,
+//! with the envelope, and the formants, where they were).
+//!
+//! The phase runs on from one span to the next, so spans after [`Vocoder::reset`] must follow each
+//! other; the noise is a function of each sample's position, so a span vocodes to the very samples
+//! the whole mel gives there.
+
+use std::f64::consts::TAU;
+use std::ops::Range;
+use std::sync::Arc;
+
+use candle_core::{DType, Tensor};
+use candle_nn::VarBuilder;
+use rustfft::num_complex::Complex32;
+use rustfft::{Fft, FftPlanner};
+
+use super::config::HarmonicConfig;
+use super::convnext::{host, transposed, ConvNeXtBackbone};
+use super::Vocoder;
+use crate::error::{Error, Result};
+use crate::nn::dense::matmul_bias;
+
+/// Harmonics above this share of the Nyquist frequency are left out (they would alias).
+const AUDIBLE: f32 = 0.95;
+/// F0 assumed before the first voiced frame: nothing sounds there, only the phase runs.
+const RESTING_F0: f32 = 100.0;
+
+/// What one span leaves for the next.
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    /// The harmonics' phase after the last sample made, in radians (kept within one turn).
+    phase: f64,
+    /// F0 of the last voiced frame, held through unvoiced ones.
+    held_f0: f32,
+    /// Position of the next sample in the whole signal.
+    next_sample: u64,
+}
+
+impl Default for Running {
+    fn default() -> Self {
+        Self {
+            phase: 0.0,
+            held_f0: RESTING_F0,
+            next_sample: 0,
+        }
+    }
+}
+
+pub struct HarmonicVocoder {
+    sizes: HarmonicConfig,
+    sample_rate: u32,
+    pitch: ConvNeXtBackbone,
+    /// `[f0_dim][2]`: normalised log-F0 and the voicing logit.
+    pitch_out: Vec<f32>,
+    pitch_out_bias: Vec<f32>,
+    backbone: ConvNeXtBackbone,
+    /// `[dim][2 · bins]`: the harmonic envelope, then the noise envelope (natural-log amplitudes).
+    envelopes: Vec<f32>,
+    envelopes_bias: Vec<f32>,
+    fft: Arc<dyn Fft<f32>>,
+    ifft: Arc<dyn Fft<f32>>,
+    window: Vec<f32>,
+    running: Running,
+    /// F0 multiplied by this (a pitch shift that keeps the envelope).
+    f0_scale: f32,
+}
+
+impl HarmonicVocoder {
+    /// Loads the vocoder under `vb` (`pitch.*`, `pitch_out.*`, `backbone.*`, `envelopes.*`).
+    pub fn new(
+        sizes: &HarmonicConfig,
+        sample_rate: u32,
+        vb: VarBuilder,
+    ) -> candle_core::Result<Self> {
+        let s = sizes;
+        let pitch = ConvNeXtBackbone::new(
+            s.input_channels,
+            s.f0_dim,
+            s.f0_intermediate_dim,
+            s.f0_layers,
+            vb.pp("pitch"),
+        )?;
+        let backbone = ConvNeXtBackbone::new(
+            s.input_channels + 2,
+            s.dim,
+            s.intermediate_dim,
+            s.num_layers,
+            vb.pp("backbone"),
+        )?;
+        let mut planner = FftPlanner::new();
+        // A periodic Hann window, as torch.hann_window makes it.
+        let window = (0..s.n_fft)
+            .map(|i| (0.5 - 0.5 * (TAU * i as f64 / s.n_fft as f64).cos()) as f32)
+            .collect();
+        Ok(Self {
+            pitch_out: transposed(
+                &host(&vb.pp("pitch_out"), &[2, s.f0_dim], "weight")?,
+                2,
+                None,
+            ),
+            pitch_out_bias: host(&vb.pp("pitch_out"), &[2], "bias")?,
+            envelopes: transposed(
+                &host(&vb.pp("envelopes"), &[2 * s.bins, s.dim], "weight")?,
+                2 * s.bins,
+                None,
+            ),
+            envelopes_bias: host(&vb.pp("envelopes"), &[2 * s.bins], "bias")?,
+            pitch,
+            backbone,
+            fft: planner.plan_fft_forward(s.n_fft),
+            ifft: planner.plan_fft_inverse(s.n_fft),
+            window,
+            sizes: sizes.clone(),
+            sample_rate,
+            running: Running::default(),
+            f0_scale: 1.0,
+        })
+    }
+
+    /// F0 (Hz, unshifted) and voicing of frames `wanted`.
+    fn pitch_of(
+        &mut self,
+        mel: &[f32],
+        frames: usize,
+        wanted: Range<usize>,
+    ) -> (Vec<f32>, Vec<bool>) {
+        let rows = wanted.len();
+        let x = self.pitch.forward(mel, frames, wanted);
+        let mut out = vec![0.0; rows * 2];
+        matmul_bias(
+            &x,
+            &self.pitch_out,
+            &self.pitch_out_bias,
+            rows,
+            self.sizes.f0_dim,
+            &mut out,
+        );
+        let (mean, std) = (self.sizes.log_f0_mean, self.sizes.log_f0_std);
+        let f0 = out
+            .chunks_exact(2)
+            .map(|r| (r[0] * std + mean).exp())
+            .collect();
+        let voiced = out.chunks_exact(2).map(|r| r[1] > 0.0).collect();
+        (f0, voiced)
+    }
+
+    /// The envelopes `[wanted.len()][2 · bins]` for frames `wanted`, the F0 and voicing of frames
+    /// `known` given.
+    fn envelopes_of(
+        &mut self,
+        mel: &[f32],
+        frames: usize,
+        wanted: Range<usize>,
+        known: &Range<usize>,
+        f0: &[f32],
+        voiced: &[bool],
+    ) -> Vec<f32> {
+        let n_mels = self.sizes.input_channels;
+        // The mel and two rows of pitch features; only the frames the backbone reads are filled.
+        let mut input = vec![0.0; (n_mels + 2) * frames];
+        input[..n_mels * frames].copy_from_slice(mel);
+        let (mean, std) = (self.sizes.log_f0_mean, self.sizes.log_f0_std);
+        for (i, t) in known.clone().enumerate() {
+            if voiced[i] {
+                input[n_mels * frames + t] = (f0[i].max(1.0).ln() - mean) / std;
+                input[(n_mels + 1) * frames + t] = 1.0;
+            }
+        }
+        let rows = wanted.len();
+        let x = self.backbone.forward(&input, frames, wanted);
+        let mut env = vec![0.0; rows * 2 * self.sizes.bins];
+        matmul_bias(
+            &x,
+            &self.envelopes,
+            &self.envelopes_bias,
+            rows,
+            self.sizes.dim,
+            &mut env,
+        );
+        env
+    }
+
+    /// The envelope `env` (over 0 … Nyquist) read at `freq` Hz, linearly between bins.
+    fn envelope_at(&self, env: &[f32], freq: f32) -> f32 {
+        let bins = env.len();
+        let nyquist = self.sample_rate as f32 / 2.0;
+        let pos = (freq / nyquist * (bins - 1) as f32).clamp(0.0, (bins - 1) as f32);
+        let lo = (pos.floor() as usize).min(bins - 2);
+        let t = pos - lo as f32;
+        env[lo] * (1.0 - t) + env[lo + 1] * t
+    }
+
+    /// Harmonic amplitudes of one frame (zero above the audible limit and when unvoiced).
+    fn amplitudes(&self, env: &[f32], f0: f32, voiced: bool, out: &mut Vec<f32>) {
+        out.clear();
+        if !voiced {
+            return;
+        }
+        let limit = AUDIBLE * self.sample_rate as f32 / 2.0;
+        for k in 1..=self.sizes.harmonics {
+            let freq = k as f32 * f0;
+            if freq >= limit {
+                break;
+            }
+            out.push(self.envelope_at(env, freq).exp());
+        }
+    }
+
+    /// Gaussian noise at absolute sample `i`: a function of the position only, so spans agree.
+    fn noise_at(i: i64) -> f32 {
+        let mix = |mut z: u64| {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let a = mix(i as u64);
+        let b = mix(a);
+        let u1 = ((a >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        let u2 = (b >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()) as f32
+    }
+
+    /// Adds the shaped noise of frames `noise_frames` (centred at `t · hop`) to `out`, which
+    /// holds samples from `first_sample` (positions relative to the mel's start, whose absolute
+    /// position is `origin`).
+    #[allow(clippy::too_many_arguments)]
+    fn add_noise(
+        &self,
+        out: &mut [f32],
+        first_sample: i64,
+        origin: i64,
+        noise_frames: Range<i64>,
+        env_of: impl Fn(i64) -> usize,
+        env: &[f32],
+    ) {
+        let (n_fft, hop, bins) = (
+            self.sizes.n_fft,
+            self.sizes.hop_length as i64,
+            self.sizes.bins,
+        );
+        let half = (n_fft / 2) as i64;
+        let bin_hz = self.sample_rate as f32 / n_fft as f32;
+        // Σ w² of a periodic Hann window at 75 % overlap, and the inverse FFT's 1/N.
+        let scale = 1.0 / (1.5 * n_fft as f32);
+        let mut buf = vec![Complex32::new(0.0, 0.0); n_fft];
+        for t in noise_frames {
+            let start = t * hop - half;
+            for (j, slot) in buf.iter_mut().enumerate() {
+                let s = Self::noise_at(origin + start + j as i64) * self.window[j];
+                *slot = Complex32::new(s, 0.0);
+            }
+            self.fft.process(&mut buf);
+            let row = &env[env_of(t) * 2 * bins + bins..(env_of(t) + 1) * 2 * bins];
+            for (b, v) in buf.iter_mut().enumerate().take(n_fft / 2 + 1) {
+                *v *= self.envelope_at(row, b as f32 * bin_hz).exp();
+            }
+            // The upper half mirrors the lower, so the inverse is real.
+            for b in n_fft / 2 + 1..n_fft {
+                buf[b] = buf[n_fft - b].conj();
+            }
+            self.ifft.process(&mut buf);
+            for (j, v) in buf.iter().enumerate() {
+                let at = start + j as i64 - first_sample;
+                if at >= 0 && (at as usize) < out.len() {
+                    out[at as usize] += v.re * self.window[j] * scale;
+                }
+            }
+        }
+    }
+}
+
+impl Vocoder for HarmonicVocoder {
+    fn name(&self) -> &'static str {
+        "harmonic"
+    }
+
+    fn hop_length(&self) -> usize {
+        self.sizes.hop_length
+    }
+
+    fn context_frames(&self) -> Option<usize> {
+        super::VocoderConfig::Harmonic(self.sizes.clone()).context_frames()
+    }
+
+    fn reset(&mut self) {
+        self.running = Running::default();
+    }
+
+    fn shift_pitch(&mut self, semitones: f32) -> bool {
+        self.f0_scale = 2f32.powf(semitones / 12.0);
+        true
+    }
+
+    fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
+        self.reset();
+        let frames = mel.dims3()?.2;
+        self.vocode_span(mel, 0..frames)
+    }
+
+    fn vocode_span(&mut self, mel: &Tensor, keep: Range<usize>) -> Result<Vec<f32>> {
+        let (_, bands, frames) = mel.dims3()?;
+        if bands != self.sizes.input_channels {
+            return Err(Error::input(format!(
+                "the mel has {bands} bands; this vocoder expects {}",
+                self.sizes.input_channels
+            )));
+        }
+        let keep = keep.start.min(frames)..keep.end.min(frames);
+        if keep.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mel: Vec<f32> = mel.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let hop = self.sizes.hop_length;
+        let clamp = |t: i64| t.clamp(0, frames as i64 - 1) as usize;
+        // Envelopes: the kept frames, one before (noise) and two after (the glide, noise).
+        let env_frames = clamp(keep.start as i64 - 1)..clamp(keep.end as i64 + 1) + 1;
+        let reach = self.backbone.reach();
+        let known = env_frames.start.saturating_sub(reach)..(env_frames.end + reach).min(frames);
+        let (mut f0, voiced) = self.pitch_of(&mel, frames, known.clone());
+        f0.iter_mut().for_each(|f| *f *= self.f0_scale);
+        let env = self.envelopes_of(&mel, frames, env_frames.clone(), &known, &f0, &voiced);
+        let bins = self.sizes.bins;
+        let env_row = |t: usize| &env[(t - env_frames.start) * 2 * bins..][..bins];
+        let pitch_at = |t: usize| (f0[t - known.start], voiced[t - known.start]);
+
+        // Harmonics, sample by sample, gliding from each frame's values to the next one's.
+        let mut out = vec![0f32; keep.len() * hop];
+        let rate = self.sample_rate as f64;
+        let mut running = self.running;
+        // F0 through unvoiced frames: the next frame's when it is voiced, else the last voiced.
+        let fill = |t: usize, held: f32| {
+            let (f, v) = pitch_at(t);
+            if v {
+                return f;
+            }
+            match (t + 1 < frames).then(|| pitch_at(t + 1)) {
+                Some((next, true)) => next,
+                _ => held,
+            }
+        };
+        let (mut amps, mut next_amps) = (Vec::new(), Vec::new());
+        let mut f0_here = fill(keep.start, running.held_f0);
+        self.amplitudes(
+            env_row(keep.start),
+            f0_here,
+            pitch_at(keep.start).1,
+            &mut amps,
+        );
+        for (i, t) in keep.clone().enumerate() {
+            if pitch_at(t).1 {
+                running.held_f0 = f0_here;
+            }
+            let next = (t + 1).min(frames - 1);
+            let f0_next = if next == t {
+                f0_here
+            } else {
+                fill(next, running.held_f0)
+            };
+            if next == t {
+                next_amps.clone_from(&amps);
+            } else {
+                self.amplitudes(env_row(next), f0_next, pitch_at(next).1, &mut next_amps);
+            }
+            let count = amps.len().max(next_amps.len());
+            for j in 0..hop {
+                let u = j as f32 / hop as f32;
+                let f = f0_here * (1.0 - u) + f0_next * u;
+                running.phase = (running.phase + TAU * f as f64 / rate) % TAU;
+                if count == 0 {
+                    continue;
+                }
+                let (s1, c1) = running.phase.sin_cos();
+                let (s1, c1) = (s1 as f32, c1 as f32);
+                let (mut s, mut c) = (s1, c1);
+                let mut sum = 0.0;
+                for k in 0..count {
+                    let a = amps.get(k).copied().unwrap_or(0.0) * (1.0 - u)
+                        + next_amps.get(k).copied().unwrap_or(0.0) * u;
+                    sum += a * s;
+                    (s, c) = (s * c1 + c * s1, c * c1 - s * s1);
+                }
+                out[i * hop + j] = sum;
+            }
+            f0_here = f0_next;
+            std::mem::swap(&mut amps, &mut next_amps);
+        }
+
+        // Noise, with the frames whose windows reach the kept samples.
+        let first_sample = (keep.start * hop) as i64;
+        let origin = running.next_sample as i64 - first_sample;
+        let reach_frames = (self.sizes.n_fft / 2).div_ceil(hop) as i64;
+        let noise_frames = keep.start as i64 - reach_frames + 1..keep.end as i64 + reach_frames;
+        let env_index = |t: i64| clamp(t) - env_frames.start;
+        let noise_env = &env;
+        self.add_noise(
+            &mut out,
+            first_sample,
+            origin,
+            noise_frames,
+            env_index,
+            noise_env,
+        );
+        running.next_sample += out.len() as u64;
+        self.running = running;
+        if out.iter().any(|s| !s.is_finite()) {
+            return Err(Error::numeric(
+                "the harmonic vocoder produced NaN or infinite samples",
+            ));
+        }
+        Ok(out)
+    }
+}
