@@ -43,6 +43,16 @@ pub fn shift_pitch(mel: &mut [f32], cfg: &MelConfig, frames: usize, semitones: &
     }
 }
 
+/// A curve stretched linearly over `frames` frames (a one-point curve stays constant).
+///
+/// ```
+/// let stretched = mellow_engine::audio::pitch::stretch_curve(&[0.0, 10.0], 11);
+/// assert_eq!((stretched[0], stretched[5], stretched[10]), (0.0, 5.0, 10.0));
+/// ```
+pub fn stretch_curve(curve: &[f32], frames: usize) -> Vec<f32> {
+    (0..frames).map(|f| curve_at(curve, f, frames)).collect()
+}
+
 /// The curve's value at frame `f` of `frames`, stretching the curve linearly over the frames.
 fn curve_at(curve: &[f32], f: usize, frames: usize) -> f32 {
     if curve.len() == 1 || frames == 1 {

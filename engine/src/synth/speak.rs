@@ -12,7 +12,7 @@ use super::synthesizer::{check_finite, no_acoustic_model, Audio, MelOutput, Synt
 use super::utterance::{Segment, Utterance};
 use crate::acoustic::{AcousticModel, DecodeSettings, MelStream};
 use crate::audio::limit::limit;
-use crate::audio::pitch::shift_pitch;
+use crate::audio::pitch::{shift_pitch, stretch_curve};
 use crate::audio::resample::StreamResampler;
 use crate::audio::MelConfig;
 use crate::error::{Error, Result};
@@ -127,7 +127,13 @@ impl Synthesizer {
     ) -> Result<Option<Option<MelOutput>>> {
         let ids = &segment.sentence.ids;
         self.check_ids(ids)?;
-        let (opts, mel_shift) = pitch_plan(segment, opts)?;
+        // Asking an F0-aware vocoder for no shift also clears an earlier segment's.
+        let f0_aware = self.vocoder.shift_pitch(&[0.0]);
+        let plan = pitch_plan(segment, opts, f0_aware)?;
+        let opts = ResolvedOptions {
+            pitch: plan.tape,
+            ..*opts
+        };
         let Some(model) = &self.acoustic else {
             return Err(no_acoustic_model());
         };
@@ -141,7 +147,11 @@ impl Synthesizer {
         let mut vocoding = ChunkedVocoding::new();
         // A pitch curve is stretched over the whole segment, so its frames are held until the
         // last is known; otherwise each frame is vocoded as soon as it is final.
-        let hold = mel_shift.is_some();
+        let curved = |shift: &Option<Vec<f32>>| shift.as_ref().is_some_and(|s| s.len() > 1);
+        let hold = plan.mel.is_some() || curved(&plan.vocoder);
+        if let Some([constant]) = plan.vocoder.as_deref() {
+            self.vocoder.shift_pitch(&[*constant]);
+        }
         let mut kept = Vec::new();
         while let Some(frames) = on_acoustic_thread(|| stream.next_frames())? {
             check_finite(&frames, "the acoustic model")?;
@@ -160,11 +170,18 @@ impl Synthesizer {
             true => None,
             false => Some(Tensor::cat(&kept, 2)?),
         };
-        if let Some(curve) = &mel_shift {
-            if let Some(whole) = mel.take() {
+        if let Some(whole) = mel.take() {
+            if let Some(curve) = &plan.mel {
                 let shifted = shift_mel_pitch(whole, &self.config.mel, curve)?;
                 vocoding.push(&shifted)?;
                 mel = Some(shifted);
+            } else if let Some(curve) = plan.vocoder.as_deref().filter(|c| c.len() > 1) {
+                let frames = whole.dim(2)?;
+                self.vocoder.shift_pitch(&stretch_curve(curve, frames));
+                vocoding.push(&whole)?;
+                mel = Some(whole);
+            } else {
+                mel = Some(whole);
             }
         }
         if !vocoding.drain(self.vocoder.as_mut(), true, &mut limited)? {
@@ -230,35 +247,52 @@ impl OutputRate<'_> {
     }
 }
 
-/// How a segment's pitch is moved: the options for the speech (whose `pitch` is the tape-speed
-/// offset) and the semitones by which the mel itself is shifted, frame by frame, if any. Given
-/// durations are kept to the frame, so there the offset joins the curve in the mel domain
-/// instead of changing the tape speed.
-fn pitch_plan(
-    segment: &Segment,
-    opts: &ResolvedOptions,
-) -> Result<(ResolvedOptions, Option<Vec<f32>>)> {
+/// How a segment's pitch is moved.
+#[derive(Debug, Clone, PartialEq)]
+struct PitchPlan {
+    /// A tape-speed offset in semitones (speech made slower by the ratio, played faster).
+    tape: f32,
+    /// Semitones by which the mel itself is shifted, frame by frame (envelope and all).
+    mel: Option<Vec<f32>>,
+    /// Semitones by which an F0-aware vocoder moves F0, envelope kept: a constant, or a curve
+    /// stretched over the segment's frames.
+    vocoder: Option<Vec<f32>>,
+}
+
+/// The plan for `segment` at `opts`. An F0-aware vocoder (`f0_aware`) moves F0 itself with the
+/// envelope kept: the offset and the curve go to it. Otherwise the offset is a tape-speed change
+/// and the curve a mel shift; given durations are kept to the frame, so there the offset joins
+/// the curve in the mel.
+fn pitch_plan(segment: &Segment, opts: &ResolvedOptions, f0_aware: bool) -> Result<PitchPlan> {
     check_pitch(opts.pitch)?;
     let curve = segment.pitch_curve.as_deref();
     if curve.is_some_and(<[f32]>::is_empty) {
         return Err(Error::input("the pitch curve is empty"));
     }
-    let in_the_mel = segment.durations.is_some() && (curve.is_some() || opts.pitch != 0.0);
-    let (tape, shift) = match (in_the_mel, curve) {
-        (true, Some(c)) => (0.0, Some(c.iter().map(|p| p + opts.pitch).collect())),
-        (true, None) => (0.0, Some(vec![opts.pitch])),
-        (false, c) => (opts.pitch, c.map(<[f32]>::to_vec)),
+    let offset_curve = |c: &[f32]| c.iter().map(|p| p + opts.pitch).collect::<Vec<_>>();
+    let plan = if f0_aware {
+        PitchPlan {
+            tape: 0.0,
+            mel: None,
+            vocoder: Some(curve.map_or_else(|| vec![opts.pitch], offset_curve)),
+        }
+    } else if segment.durations.is_some() && (curve.is_some() || opts.pitch != 0.0) {
+        PitchPlan {
+            tape: 0.0,
+            mel: Some(curve.map_or_else(|| vec![opts.pitch], offset_curve)),
+            vocoder: None,
+        }
+    } else {
+        PitchPlan {
+            tape: opts.pitch,
+            mel: curve.map(<[f32]>::to_vec),
+            vocoder: None,
+        }
     };
-    if let Some(shift) = &shift {
+    for shift in [&plan.mel, &plan.vocoder].into_iter().flatten() {
         shift.iter().try_for_each(|&p| check_pitch(p))?;
     }
-    Ok((
-        ResolvedOptions {
-            pitch: tape,
-            ..*opts
-        },
-        shift,
-    ))
+    Ok(plan)
 }
 
 /// A pitch offset as a tape played faster or slower: the speech is made slower by the pitch
@@ -409,8 +443,8 @@ mod tests {
     #[test]
     fn given_durations_keep_their_frames_so_an_offset_moves_the_mel() {
         let plan = |s: Segment| {
-            let (o, shift) = pitch_plan(&s, &options(2.0)).unwrap();
-            (o.pitch, shift)
+            let p = pitch_plan(&s, &options(2.0), false).unwrap();
+            (p.tape, p.mel)
         };
         assert_eq!(plan(segment(None, None)), (2.0, None));
         assert_eq!(plan(segment(None, Some(vec![1.0]))), (2.0, Some(vec![1.0])));
@@ -419,15 +453,29 @@ mod tests {
             plan(segment(Some(vec![3.0]), Some(vec![-1.0, 1.0]))),
             (0.0, Some(vec![1.0, 3.0]))
         );
-        assert_eq!(
-            pitch_plan(&segment(Some(vec![3.0]), None), &options(0.0))
-                .unwrap()
-                .1,
-            None
-        );
-        assert!(pitch_plan(&segment(None, Some(vec![])), &options(0.0)).is_err());
+        let unshifted = pitch_plan(&segment(Some(vec![3.0]), None), &options(0.0), false);
+        assert_eq!(unshifted.unwrap().mel, None);
+        assert!(pitch_plan(&segment(None, Some(vec![])), &options(0.0), false).is_err());
         // The sum is what must stay within bounds.
-        assert!(pitch_plan(&segment(Some(vec![3.0]), Some(vec![23.0])), &options(2.0)).is_err());
+        let beyond = pitch_plan(
+            &segment(Some(vec![3.0]), Some(vec![23.0])),
+            &options(2.0),
+            false,
+        );
+        assert!(beyond.is_err());
+    }
+
+    #[test]
+    fn an_f0_aware_vocoder_takes_the_offset_and_the_curve() {
+        let plan = pitch_plan(&segment(None, Some(vec![-1.0, 1.0])), &options(2.0), true).unwrap();
+        let expected = PitchPlan {
+            tape: 0.0,
+            mel: None,
+            vocoder: Some(vec![1.0, 3.0]),
+        };
+        assert_eq!(plan, expected);
+        let plan = pitch_plan(&segment(Some(vec![3.0]), None), &options(-4.0), true).unwrap();
+        assert_eq!((plan.tape, plan.vocoder), (0.0, Some(vec![-4.0])));
     }
 
     #[test]

@@ -68,8 +68,8 @@ pub struct HarmonicVocoder {
     ifft: Arc<dyn Fft<f32>>,
     window: Vec<f32>,
     running: Running,
-    /// F0 multiplied by this (a pitch shift that keeps the envelope).
-    f0_scale: f32,
+    /// F0 multiplication per frame since the last reset (the last holds beyond; empty: none).
+    f0_scale: Vec<f32>,
 }
 
 impl HarmonicVocoder {
@@ -120,7 +120,7 @@ impl HarmonicVocoder {
             sizes: sizes.clone(),
             sample_rate,
             running: Running::default(),
-            f0_scale: 1.0,
+            f0_scale: Vec::new(),
         })
     }
 
@@ -294,8 +294,11 @@ impl Vocoder for HarmonicVocoder {
         self.running = Running::default();
     }
 
-    fn shift_pitch(&mut self, semitones: f32) -> bool {
-        self.f0_scale = 2f32.powf(semitones / 12.0);
+    fn shift_pitch(&mut self, semitones: &[f32]) -> bool {
+        self.f0_scale = match semitones {
+            [] | [0.0] => Vec::new(),
+            s => s.iter().map(|p| 2f32.powf(p / 12.0)).collect(),
+        };
         true
     }
 
@@ -325,7 +328,18 @@ impl Vocoder for HarmonicVocoder {
         let reach = self.backbone.reach();
         let known = env_frames.start.saturating_sub(reach)..(env_frames.end + reach).min(frames);
         let (mut f0, voiced) = self.pitch_of(&mel, frames, known.clone());
-        f0.iter_mut().for_each(|f| *f *= self.f0_scale);
+        if let Some(&last) = self.f0_scale.last() {
+            // Frame t of this mel is frame `first + t` since the reset.
+            let first = (self.running.next_sample / hop as u64) as i64 - keep.start as i64;
+            for (i, f) in f0.iter_mut().enumerate() {
+                let at = first + (known.start + i) as i64;
+                *f *= usize::try_from(at)
+                    .ok()
+                    .and_then(|at| self.f0_scale.get(at))
+                    .copied()
+                    .unwrap_or(if at < 0 { self.f0_scale[0] } else { last });
+            }
+        }
         let env = self.envelopes_of(&mel, frames, env_frames.clone(), &known, &f0, &voiced);
         let bins = self.sizes.bins;
         let env_row = |t: usize| &env[(t - env_frames.start) * 2 * bins..][..bins];

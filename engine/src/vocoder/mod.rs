@@ -30,9 +30,10 @@ pub trait Vocoder: Send {
     /// Forgets what earlier spans left (a running phase): the next span starts a new signal.
     /// Spans between two resets must follow each other.
     fn reset(&mut self) {}
-    /// Moves the pitch played by `semitones` with the spectral envelope kept, for the spans
-    /// after it; false when this vocoder cannot (it plays the pitch its mel holds).
-    fn shift_pitch(&mut self, _semitones: f32) -> bool {
+    /// Moves the pitch played, with the spectral envelope kept, by `semitones[t]` at frame `t`
+    /// counted from the last reset (the last value holds beyond; one value is a constant), for
+    /// the spans after it; false when this vocoder cannot (it plays the pitch its mel holds).
+    fn shift_pitch(&mut self, _semitones: &[f32]) -> bool {
         false
     }
     /// Turns a log-mel `[1, n_mels, T]` into mono samples (`T * hop_length` of them).
