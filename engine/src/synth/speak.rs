@@ -6,7 +6,7 @@
 use candle_core::Tensor;
 
 use super::options::{
-    check_output_rate, check_pitch, ResolvedOptions, SynthesisOptions, SENTENCE_PAUSE,
+    check_output_rate, check_pitch, ResolvedOptions, SynthesisOptions, LEAD_IN, SENTENCE_PAUSE,
 };
 use super::synthesizer::{check_finite, no_acoustic_model, Audio, MelOutput, Synthesizer};
 use super::utterance::{Segment, Utterance};
@@ -98,6 +98,17 @@ impl Synthesizer {
             sink,
         };
         let pause = vec![0f32; (SENTENCE_PAUSE * voice_rate as f32) as usize];
+        // Conditioning keeps its timing to the sample; text gets a moment of silence first.
+        if utterance
+            .segments
+            .first()
+            .is_some_and(|s| s.durations.is_none())
+        {
+            let lead_in = vec![0f32; (LEAD_IN * voice_rate as f32) as usize];
+            if !output.push(&lead_in)? {
+                return Ok(Outcome::Stopped);
+            }
+        }
         let total = utterance.segments.len();
         for (index, segment) in utterance.segments.iter().enumerate() {
             if index > 0 && !output.push(&pause)? {

@@ -1,0 +1,72 @@
+//! The utterance loop's framing: text starts after a short lead-in (a soft first sound at the very
+//! first sample gets lost), a conditioning file at its first frame; a sink may stop an utterance.
+
+use mellow_engine::conditioning::Conditioning;
+use mellow_engine::synth::LEAD_IN;
+use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::{Outcome, SpeechSink, SynthesisOptions, Synthesizer};
+
+fn synthesizer() -> Synthesizer {
+    let voice = default_voice()
+        .expect("this build embeds the default voice")
+        .expect("the embedded voice loads");
+    Synthesizer::new(&voice, None).expect("the voice builds")
+}
+
+fn loudest(samples: &[f32]) -> f32 {
+    samples.iter().fold(0f32, |m, s| m.max(s.abs()))
+}
+
+#[test]
+fn text_starts_after_the_lead_in_and_conditioning_at_once() {
+    let mut synth = synthesizer();
+    let rate = synth.sample_rate();
+    let lead_in = (LEAD_IN * rate as f32) as usize;
+    let opts = synth.resolve(&SynthesisOptions::default()).unwrap();
+    let text = synth.utterance("She finished the report.").unwrap();
+    let mut spoken = Vec::new();
+    synth.speak(&text, &opts, rate, &mut spoken).unwrap();
+    assert_eq!(loudest(&spoken[..lead_in]), 0.0);
+    assert!(loudest(&spoken[lead_in..lead_in + rate as usize / 10]) > 0.01);
+
+    let conditioning =
+        Conditioning::from_json(r#"{"phonemes": "ʃiː", "durations": [9, 9, 9]}"#).unwrap();
+    let given = synth.conditioned_utterance(&conditioning).unwrap();
+    let mut spoken = Vec::new();
+    synth.speak(&given, &opts, rate, &mut spoken).unwrap();
+    assert_eq!(spoken.len(), 27 * 256);
+    assert!(loudest(&spoken[..lead_in]) > 0.0);
+}
+
+/// Takes samples until it has `wanted`, then says stop.
+struct Enough {
+    samples: Vec<f32>,
+    wanted: usize,
+}
+
+impl SpeechSink for Enough {
+    fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
+        self.samples.extend_from_slice(samples);
+        Ok(self.samples.len() < self.wanted)
+    }
+}
+
+#[test]
+fn a_sink_stops_the_utterance_at_the_next_chunk() {
+    let mut synth = synthesizer();
+    let opts = synth.resolve(&SynthesisOptions::default()).unwrap();
+    let utterance = synth
+        .utterance("A long first sentence that goes on and on. And a second one after it.")
+        .unwrap();
+    let mut sink = Enough {
+        samples: Vec::new(),
+        wanted: 4096,
+    };
+    let outcome = synth.speak(&utterance, &opts, 48_000, &mut sink).unwrap();
+    assert_eq!(outcome, Outcome::Stopped);
+    assert!(
+        sink.samples.len() < 48_000,
+        "{} samples",
+        sink.samples.len()
+    );
+}
