@@ -52,6 +52,9 @@ pub struct SynthArgs {
     /// Output sample rate in Hz (default: the voice's).
     #[arg(long)]
     pub sample_rate: Option<u32>,
+    /// Silence before each text, in seconds (default 0.05; 0 for a conditioning file).
+    #[arg(long)]
+    pub lead_in: Option<f32>,
 }
 
 #[derive(Args)]
@@ -131,6 +134,7 @@ pub fn synthesis_options(args: &SynthArgs) -> SynthesisOptions {
         pitch: args.pitch,
         seed: args.seed,
         speaker: args.speaker,
+        lead_in: args.lead_in,
     }
 }
 

@@ -38,6 +38,27 @@ fn text_starts_after_the_lead_in_and_conditioning_at_once() {
     assert!(loudest(&spoken[..lead_in]) > 0.0);
 }
 
+#[test]
+fn the_lead_in_is_an_option() {
+    let mut synth = synthesizer();
+    let rate = synth.sample_rate();
+    let text = synth.utterance("She finished the report.").unwrap();
+    let at_once = SynthesisOptions {
+        lead_in: Some(0.0),
+        ..Default::default()
+    };
+    let opts = synth.resolve(&at_once).unwrap();
+    let mut spoken = Vec::new();
+    synth.speak(&text, &opts, rate, &mut spoken).unwrap();
+    assert!(loudest(&spoken[..(LEAD_IN * rate as f32) as usize]) > 0.0);
+    let endless = SynthesisOptions {
+        lead_in: Some(11.0),
+        ..Default::default()
+    };
+    let err = synth.resolve(&endless).unwrap_err().to_string();
+    assert!(err.contains("lead-in"), "{err}");
+}
+
 /// Takes samples until it has `wanted`, then says stop.
 struct Enough {
     samples: Vec<f32>,

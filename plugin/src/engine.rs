@@ -356,6 +356,8 @@ pub fn speak(
         temperature: Some(s.temperature as f64),
         rate: Some(s.rate),
         pitch: semitones as f32,
+        // A note sounds at once.
+        lead_in: Some(0.0),
         ..Default::default()
     };
     let opts = synth.resolve(&options).map_err(|e| e.to_string())?;

@@ -9,7 +9,7 @@ pub mod utterance;
 pub use crate::vocoder::factory::phase_vocoder;
 pub use options::{
     check_output_rate, check_pitch, check_speaker, ResolvedOptions, SynthesisOptions, LEAD_IN,
-    OUTPUT_RATE, RATE, SENTENCE_PAUSE, STEPS, TEMPERATURE,
+    LEAD_INS, OUTPUT_RATE, RATE, SENTENCE_PAUSE, STEPS, TEMPERATURE,
 };
 pub use speak::{Outcome, SpeechSink};
 pub use synthesizer::{load_vocoder, Audio, MelOutput, Synthesizer};

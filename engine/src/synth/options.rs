@@ -19,6 +19,8 @@ pub const RATE: RangeInclusive<f32> = 0.1..=10.0;
 pub const OUTPUT_RATE: RangeInclusive<u32> = 8_000..=384_000;
 /// Pause inserted between sentences, in seconds.
 pub const SENTENCE_PAUSE: f32 = 0.2;
+/// Lead-ins, in seconds, a caller may ask for.
+pub const LEAD_INS: RangeInclusive<f32> = 0.0..=10.0;
 /// Silence before an utterance spoken from text, in seconds. Speech that starts at its very first
 /// sample loses a soft first sound: whisper heard "She finished…" as "you finished…" and Piper's
 /// teacher voice gets the same from us; 50 ms before it is enough (measured on ten sentences with
@@ -43,6 +45,9 @@ pub struct SynthesisOptions {
     pub pitch: f32,
     pub seed: u64,
     pub speaker: usize,
+    /// Silence before the utterance in seconds (default: the utterance's own, see
+    /// [`super::Utterance::lead_in`]).
+    pub lead_in: Option<f32>,
 }
 
 /// Settings with every default resolved and checked (see [`SynthesisOptions::resolve`]).
@@ -55,6 +60,7 @@ pub struct ResolvedOptions {
     pub pitch: f32,
     pub seed: u64,
     pub speaker: usize,
+    pub lead_in: Option<f32>,
 }
 
 impl SynthesisOptions {
@@ -83,11 +89,15 @@ impl SynthesisOptions {
             pitch: self.pitch,
             seed: self.seed,
             speaker: self.speaker,
+            lead_in: self.lead_in,
         };
         check_within("steps", resolved.steps, &STEPS)?;
         check_within("temperature", resolved.temperature, &TEMPERATURE)?;
         check_within("rate", resolved.rate, &RATE)?;
         check_pitch(resolved.pitch)?;
+        if let Some(lead_in) = resolved.lead_in {
+            check_within("lead-in", lead_in, &LEAD_INS)?;
+        }
         if let Some(model) = model {
             check_speaker(resolved.speaker, model.n_spks)?;
             check_sampler_fits(resolved.sampler, model.objective)?;

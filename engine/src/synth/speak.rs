@@ -6,7 +6,7 @@
 use candle_core::Tensor;
 
 use super::options::{
-    check_output_rate, check_pitch, ResolvedOptions, SynthesisOptions, LEAD_IN, SENTENCE_PAUSE,
+    check_output_rate, check_pitch, ResolvedOptions, SynthesisOptions, LEAD_INS, SENTENCE_PAUSE,
 };
 use super::synthesizer::{check_finite, no_acoustic_model, Audio, MelOutput, Synthesizer};
 use super::utterance::{Segment, Utterance};
@@ -98,13 +98,16 @@ impl Synthesizer {
             sink,
         };
         let pause = vec![0f32; (SENTENCE_PAUSE * voice_rate as f32) as usize];
-        // Conditioning keeps its timing to the sample; text gets a moment of silence first.
-        if utterance
-            .segments
-            .first()
-            .is_some_and(|s| s.durations.is_none())
-        {
-            let lead_in = vec![0f32; (LEAD_IN * voice_rate as f32) as usize];
+        let lead_in = opts.lead_in.unwrap_or(utterance.lead_in);
+        if !LEAD_INS.contains(&lead_in) {
+            return Err(Error::input(format!(
+                "a lead-in of {lead_in} s is outside {}..={} s",
+                LEAD_INS.start(),
+                LEAD_INS.end()
+            )));
+        }
+        if lead_in > 0.0 {
+            let lead_in = vec![0f32; (lead_in * voice_rate as f32) as usize];
             if !output.push(&lead_in)? {
                 return Ok(Outcome::Stopped);
             }
@@ -435,6 +438,7 @@ mod tests {
             pitch,
             seed: 0,
             speaker: 0,
+            lead_in: None,
         }
     }
 

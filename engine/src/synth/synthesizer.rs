@@ -7,7 +7,7 @@ use std::path::Path;
 
 use candle_core::Tensor;
 
-use super::options::{ResolvedOptions, SynthesisOptions};
+use super::options::{ResolvedOptions, SynthesisOptions, LEAD_IN};
 use super::utterance::{Segment, Utterance};
 use crate::acoustic::AcousticModel;
 use crate::audio::limit::limit;
@@ -214,6 +214,7 @@ impl Synthesizer {
         Ok(Utterance {
             segments: reading.sentences.into_iter().map(Segment::from).collect(),
             warnings: reading.warnings,
+            lead_in: LEAD_IN,
         })
     }
 
@@ -238,6 +239,7 @@ impl Synthesizer {
                 .map(Segment::from)
                 .collect(),
             warnings: Vec::new(),
+            lead_in: LEAD_IN,
         })
     }
 
@@ -257,6 +259,7 @@ impl Synthesizer {
                 pitch_curve: resolved.pitch,
             }],
             warnings: Vec::new(),
+            lead_in: 0.0,
         })
     }
 

@@ -8,6 +8,10 @@ use crate::text::Sentence;
 #[derive(Debug, Clone, Default)]
 pub struct Utterance {
     pub segments: Vec<Segment>,
+    /// Silence before the first segment, in seconds: [`super::LEAD_IN`] for text and phonemes,
+    /// none for a conditioning file (its timing is kept) or where a sound must start at once
+    /// (a note in the plugin).
+    pub lead_in: f32,
     /// Characters or words the voice could not read (the rest speaks).
     pub warnings: Vec<String>,
 }
