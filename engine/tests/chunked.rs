@@ -228,3 +228,18 @@ fn the_harmonic_vocoders_phase_runs_on_from_span_to_span() {
         .unwrap();
     assert!(max_abs_diff(&after, &whole[start * hop..end * hop]) <= 1e-4);
 }
+
+#[test]
+fn the_committed_harmonic_vocoder_vocodes_chunks_exactly() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("voices/harmonic.safetensors");
+    let voice = mellow_engine::Voice::load(&path).unwrap();
+    let (mut vocoder, _) = load_vocoder(&voice).unwrap();
+    assert_eq!(vocoder.name(), "harmonic");
+    let mel = speech_mel();
+    let whole = vocoder.vocode(&mel).unwrap();
+    let loudest = whole.iter().fold(0f32, |m, s| m.max(s.abs()));
+    assert!(loudest > 0.05, "{loudest}");
+    let diff = max_abs_diff(&whole, &chunked(vocoder.as_mut(), &mel));
+    println!("harmonic: chunked vs whole max abs difference {diff:e}");
+    assert!(diff <= 1e-4, "{diff}");
+}
