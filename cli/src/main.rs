@@ -4,7 +4,6 @@
 mod convert;
 mod devices;
 mod info;
-mod json_lines;
 mod playback;
 mod plot;
 mod render;

@@ -8,14 +8,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mellow_engine::audio::wav::{write_atomic_at, write_wav_atomic, WavFileWriter};
 use mellow_engine::input::{
-    check_length, read_conditioning, read_file_text, read_mel, read_stdin, MAX_BATCH_BYTES,
-    MAX_TEXT_BYTES,
+    check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
+    MAX_BATCH_BYTES, MAX_TEXT_BYTES,
 };
 use mellow_engine::{
     pool, MelOutput, ResolvedOptions, Sampler, SpeechSink, SynthesisOptions, Synthesizer, Utterance,
 };
 
-use crate::json_lines::parse_json_lines;
 use crate::plot::write_plot;
 use crate::stream_out;
 
