@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from loss_plot import plot
+from train_vocos import ConvNeXtBlock
 
 SEED = 4242
 RATE, N_FFT, HOP, N_MELS, F_MAX = 22050, 1024, 256, 80, 8000
@@ -67,21 +68,6 @@ class LogMel(torch.nn.Module):
         return torch.log(torch.clamp(self.basis @ mag, min=1e-5))
 
 
-class ConvNeXtBlock(torch.nn.Module):
-    def __init__(self, dim, intermediate):
-        super().__init__()
-        self.dwconv = torch.nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
-        self.norm = torch.nn.LayerNorm(dim, eps=1e-6)
-        self.pwconv1 = torch.nn.Linear(dim, intermediate)
-        self.pwconv2 = torch.nn.Linear(intermediate, dim)
-        self.gamma = torch.nn.Parameter(torch.full((dim,), 1.0 / 8))
-
-    def forward(self, x):  # [B, C, T]
-        h = self.dwconv(x).transpose(1, 2)
-        h = self.pwconv2(F.gelu(self.pwconv1(self.norm(h))))
-        return x + (self.gamma * h).transpose(1, 2)
-
-
 class Backbone(torch.nn.Module):
     """Frames in, features per frame out: an embedding convolution and ConvNeXt blocks."""
 
@@ -89,7 +75,7 @@ class Backbone(torch.nn.Module):
         super().__init__()
         self.embed = torch.nn.Conv1d(inputs, dim, 7, padding=3)
         self.norm = torch.nn.LayerNorm(dim, eps=1e-6)
-        self.convnext = torch.nn.ModuleList(ConvNeXtBlock(dim, intermediate) for _ in range(layers))
+        self.convnext = torch.nn.ModuleList(ConvNeXtBlock(dim, intermediate, 1.0 / 8) for _ in range(layers))
         self.final_layer_norm = torch.nn.LayerNorm(dim, eps=1e-6)
 
     def forward(self, x):  # [B, inputs, T] -> [B, T, dim]
