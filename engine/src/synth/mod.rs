@@ -4,6 +4,7 @@
 pub mod options;
 pub mod speak;
 pub mod synthesizer;
+pub mod timing;
 pub mod utterance;
 
 pub use crate::vocoder::factory::phase_vocoder;
@@ -13,4 +14,5 @@ pub use options::{
 };
 pub use speak::{Outcome, SpeechSink};
 pub use synthesizer::{load_vocoder, Audio, MelOutput, Synthesizer};
+pub use timing::{CueLevel, TimingEvent, Timings};
 pub use utterance::{Segment, Utterance};

@@ -3,12 +3,16 @@
 //! model → mel frames → chunked vocoder → limiter → pitch (a tape-speed change) → the output
 //! rate → the caller's [`SpeechSink`], as soon as each chunk is final.
 
+use std::cell::RefCell;
+
 use candle_core::Tensor;
 
 use super::options::{
-    check_output_rate, check_pitch, ResolvedOptions, SynthesisOptions, LEAD_INS, SENTENCE_PAUSE,
+    check_output_rate, check_pitch, ResolvedOptions, SynthesisOptions, LEAD_INS, RATE,
+    SENTENCE_PAUSE,
 };
 use super::synthesizer::{check_finite, no_acoustic_model, Audio, MelOutput, Synthesizer};
+use super::timing::{MarkTiming, PhonemeTiming, TimingEvent, WordTiming};
 use super::utterance::{Segment, Utterance};
 use crate::acoustic::{AcousticModel, DecodeSettings, MelStream};
 use crate::audio::limit::limit;
@@ -35,6 +39,10 @@ pub trait SpeechSink {
 
     /// `done` of `total` segments have been spoken.
     fn progress(&mut self, _done: usize, _total: usize) {}
+
+    /// A word, phoneme or mark and when it is heard (see [`super::timing`]), given before the
+    /// samples that hold it.
+    fn timing(&mut self, _event: TimingEvent) {}
 }
 
 /// Collects the samples.
@@ -95,9 +103,9 @@ impl Synthesizer {
         let mut output = OutputRate {
             resampler: StreamResampler::new(voice_rate, output_rate).map_err(Error::input)?,
             converted: Vec::new(),
+            pushed: 0,
             sink,
         };
-        let pause = vec![0f32; (SENTENCE_PAUSE * voice_rate as f32) as usize];
         let lead_in = opts.lead_in.unwrap_or(utterance.lead_in);
         if !LEAD_INS.contains(&lead_in) {
             return Err(Error::input(format!(
@@ -106,20 +114,37 @@ impl Synthesizer {
                 LEAD_INS.end()
             )));
         }
-        if lead_in > 0.0 {
-            let lead_in = vec![0f32; (lead_in * voice_rate as f32) as usize];
-            if !output.push(&lead_in)? {
-                return Ok(Outcome::Stopped);
-            }
+        if lead_in > 0.0 && !output.push(&silence(lead_in, voice_rate))? {
+            return Ok(Outcome::Stopped);
         }
         let total = utterance.segments.len();
         for (index, segment) in utterance.segments.iter().enumerate() {
-            if index > 0 && !output.push(&pause)? {
-                return Ok(Outcome::Stopped);
+            if index > 0 {
+                let before = &utterance.segments[index - 1].sentence;
+                let pause = before.pause_after.unwrap_or(SENTENCE_PAUSE);
+                if !output.push(&silence(pause, voice_rate))? {
+                    return Ok(Outcome::Stopped);
+                }
             }
             let keep_mel = output.sink.wants_mels();
-            let Some(mel) = self.speak_segment(segment, opts, keep_mel, &mut |s| output.push(s))?
-            else {
+            let clock = SampleClock {
+                start: output.pushed,
+                output_per_voice: output_rate as f64 / voice_rate as f64,
+                index,
+            };
+            // Timings wait here until the samples after them go out.
+            let pending = RefCell::new(Vec::new());
+            let mut emit = |samples: &[f32]| {
+                for event in pending.borrow_mut().drain(..) {
+                    output.sink.timing(event);
+                }
+                output.push(samples)
+            };
+            let spoken = self.speak_segment(segment, opts, keep_mel, &clock, &pending, &mut emit)?;
+            for event in pending.into_inner() {
+                output.sink.timing(event);
+            }
+            let Some(mel) = spoken else {
                 return Ok(Outcome::Stopped);
             };
             if let Some(mel) = mel {
@@ -137,10 +162,13 @@ impl Synthesizer {
         segment: &Segment,
         opts: &ResolvedOptions,
         keep_mel: bool,
+        clock: &SampleClock,
+        timings: &RefCell<Vec<TimingEvent>>,
         emit: &mut dyn FnMut(&[f32]) -> Result<bool>,
     ) -> Result<Option<Option<MelOutput>>> {
         let ids = &segment.sentence.ids;
         self.check_ids(ids)?;
+        let opts = &with_prosody(opts, segment);
         // Asking an F0-aware vocoder for no shift also clears an earlier segment's.
         let f0_aware = self.vocoder.shift_pitch(&[0.0]);
         let plan = pitch_plan(segment, opts, f0_aware)?;
@@ -153,10 +181,21 @@ impl Synthesizer {
         };
         let rate = self.vocoder_mel.sample_rate;
         let mut tape = TapeSpeed::new(rate, opts.pitch)?;
+        let samples_per_frame = self.vocoder.hop_length() as f64 * tape.speed_factor(rate);
+        let gain = 10f32.powf(segment.sentence.prosody.volume_db / 20.0);
         let mut limited = |mut samples: Vec<f32>| {
+            if gain != 1.0 {
+                samples.iter_mut().for_each(|s| *s *= gain);
+            }
             limit(&mut samples);
             tape.push(&samples, emit)
         };
+        let mut timer = SegmentTimer::new(
+            &segment.sentence,
+            self.symbols(ids),
+            clock,
+            samples_per_frame,
+        );
         let mut stream = start_mel_stream(model, ids, segment.durations.as_deref(), &opts)?;
         let mut vocoding = ChunkedVocoding::new();
         // A pitch curve is stretched over the whole segment, so its frames are held until the
@@ -169,6 +208,7 @@ impl Synthesizer {
         let mut kept = Vec::new();
         while let Some(frames) = on_acoustic_thread(|| stream.next_frames())? {
             check_finite(&frames, "the acoustic model")?;
+            timer.advance(stream.durations(), false, &mut timings.borrow_mut());
             if hold || keep_mel {
                 kept.push(frames.clone());
             }
@@ -180,6 +220,7 @@ impl Synthesizer {
             }
         }
         let durations = stream.durations().to_vec();
+        timer.advance(&durations, true, &mut timings.borrow_mut());
         let mut mel = match kept.is_empty() {
             true => None,
             false => Some(Tensor::cat(&kept, 2)?),
@@ -230,11 +271,14 @@ impl Synthesizer {
 struct OutputRate<'s> {
     resampler: StreamResampler,
     converted: Vec<f32>,
+    /// Samples taken in so far, at the voice's rate.
+    pushed: u64,
     sink: &'s mut dyn SpeechSink,
 }
 
 impl OutputRate<'_> {
     fn push(&mut self, samples: &[f32]) -> Result<bool> {
+        self.pushed += samples.len() as u64;
         self.converted.clear();
         self.resampler
             .push(samples, &mut self.converted)
@@ -258,6 +302,152 @@ impl OutputRate<'_> {
             return Ok(true);
         }
         self.sink.samples(&self.converted)
+    }
+}
+
+/// `seconds` of silence at `rate`.
+fn silence(seconds: f32, rate: u32) -> Vec<f32> {
+    vec![0f32; (seconds.max(0.0) * rate as f32) as usize]
+}
+
+/// The options with a segment's prosody (SSML) applied: its rate factor and pitch offset.
+fn with_prosody(opts: &ResolvedOptions, segment: &Segment) -> ResolvedOptions {
+    let prosody = segment.sentence.prosody;
+    ResolvedOptions {
+        rate: (opts.rate * prosody.rate).clamp(*RATE.start(), *RATE.end()),
+        pitch: opts.pitch + prosody.pitch,
+        ..*opts
+    }
+}
+
+/// Where a segment's audio starts and how its frames become output samples.
+struct SampleClock {
+    /// Samples at the voice's rate before the segment.
+    start: u64,
+    output_per_voice: f64,
+    /// The segment's index in the utterance.
+    index: usize,
+}
+
+/// A segment's words, phonemes and marks timed as the model decides its durations.
+struct SegmentTimer<'a> {
+    sentence: &'a crate::text::Sentence,
+    symbols: Vec<String>,
+    clock: &'a SampleClock,
+    /// Samples (at the voice's rate, after any tape-speed change) per mel frame.
+    samples_per_frame: f64,
+    /// The frame each id starts at, then where the last known one ends.
+    starts: Vec<f64>,
+    next_word: usize,
+    next_mark: usize,
+    next_phoneme_id: usize,
+    /// A phoneme being gathered (stress marks before it, length marks after it).
+    open_phoneme: Option<PhonemeTiming>,
+    /// Where a stress mark waiting for its phoneme started.
+    stress: Option<(String, u64)>,
+}
+
+impl<'a> SegmentTimer<'a> {
+    fn new(
+        sentence: &'a crate::text::Sentence,
+        symbols: Vec<String>,
+        clock: &'a SampleClock,
+        samples_per_frame: f64,
+    ) -> Self {
+        Self {
+            sentence,
+            symbols,
+            clock,
+            samples_per_frame,
+            starts: vec![0.0],
+            next_word: 0,
+            next_mark: 0,
+            next_phoneme_id: 0,
+            open_phoneme: None,
+            stress: None,
+        }
+    }
+
+    /// The output sample at which id `id` starts (`id == known ids`: where the last ends).
+    fn sample(&self, id: usize) -> u64 {
+        // Frame j belongs to the first id whose summed duration exceeds j (Matcha's path).
+        let frame = self.starts[id.min(self.starts.len() - 1)].ceil();
+        let voice = self.clock.start as f64 + frame * self.samples_per_frame;
+        (voice * self.clock.output_per_voice).round() as u64
+    }
+
+    /// Times everything whose ids have durations now; `done` once the segment's are all known.
+    fn advance(&mut self, durations: &[f32], done: bool, out: &mut Vec<TimingEvent>) {
+        while self.starts.len() <= durations.len() {
+            let at = self.starts.len() - 1;
+            self.starts.push(self.starts[at] + durations[at] as f64);
+        }
+        let known = durations.len();
+        while let Some(word) = self.sentence.words.get(self.next_word) {
+            if word.ids.end > known {
+                break;
+            }
+            out.push(TimingEvent::Word(WordTiming {
+                text: word.text.clone(),
+                source: word.source.clone(),
+                start: self.sample(word.ids.start),
+                end: self.sample(word.ids.end),
+                segment: self.clock.index,
+            }));
+            self.next_word += 1;
+        }
+        while let Some(mark) = self.sentence.marks.get(self.next_mark) {
+            if mark.id >= known && !done {
+                break;
+            }
+            out.push(TimingEvent::Mark(MarkTiming {
+                name: mark.name.clone(),
+                at: self.sample(mark.id),
+            }));
+            self.next_mark += 1;
+        }
+        while self.next_phoneme_id < known {
+            let id = self.next_phoneme_id;
+            self.phoneme(id, out);
+            self.next_phoneme_id += 1;
+        }
+        if done {
+            out.extend(self.open_phoneme.take().map(TimingEvent::Phoneme));
+        }
+    }
+
+    fn phoneme(&mut self, id: usize, out: &mut Vec<TimingEvent>) {
+        let symbol = self.symbols.get(id).cloned().unwrap_or_default();
+        let (start, end) = (self.sample(id), self.sample(id + 1));
+        let Some(c) = symbol.chars().next() else {
+            return; // a blank between symbols: it belongs to no phoneme
+        };
+        match c {
+            'ˈ' | 'ˌ' => self.stress = Some((symbol, start)),
+            'ː' | 'ˑ' | '\u{0300}'..='\u{036F}' => {
+                if let Some(open) = &mut self.open_phoneme {
+                    open.symbol.push_str(&symbol);
+                    open.end = end;
+                }
+            }
+            c if c.is_alphabetic() => {
+                out.extend(self.open_phoneme.take().map(TimingEvent::Phoneme));
+                let (prefix, start) = match self.stress.take() {
+                    Some((mark, at)) => (mark, at),
+                    None => (String::new(), start),
+                };
+                self.open_phoneme = Some(PhonemeTiming {
+                    symbol: prefix + &symbol,
+                    start,
+                    end,
+                });
+            }
+            // Spaces and punctuation end the phoneme before them.
+            _ => {
+                out.extend(self.open_phoneme.take().map(TimingEvent::Phoneme));
+                self.stress = None;
+            }
+        }
     }
 }
 
@@ -315,10 +505,19 @@ fn pitch_plan(segment: &Segment, opts: &ResolvedOptions, f0_aware: bool) -> Resu
 /// spectral envelope but hardly the fundamental with our vocoders.
 struct TapeSpeed {
     faster: Option<StreamResampler>,
+    played_rate: u32,
     out: Vec<f32>,
 }
 
 impl TapeSpeed {
+    /// Output samples per sample of speech made at `rate`.
+    fn speed_factor(&self, rate: u32) -> f64 {
+        match &self.faster {
+            Some(_) => rate as f64 / self.played_rate as f64,
+            None => 1.0,
+        }
+    }
+
     fn new(rate: u32, semitones: f32) -> Result<Self> {
         let faster = match semitones {
             0.0 => None,
@@ -326,6 +525,7 @@ impl TapeSpeed {
         };
         Ok(Self {
             faster,
+            played_rate: played_rate(rate, semitones),
             out: Vec::new(),
         })
     }
@@ -444,9 +644,8 @@ mod tests {
 
     fn segment(durations: Option<Vec<f32>>, pitch_curve: Option<Vec<f32>>) -> Segment {
         let sentence = crate::text::Sentence {
-            text: String::new(),
-            phonemes: String::new(),
             ids: vec![1],
+            ..Default::default()
         };
         Segment {
             sentence,

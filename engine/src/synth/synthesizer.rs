@@ -14,7 +14,8 @@ use crate::audio::limit::limit;
 use crate::audio::MelConfig;
 use crate::conditioning::Conditioning;
 use crate::error::{candle_message, Error, Result};
-use crate::text::{self, PhonemeMap, Sentence, MAX_PHONEME_IDS};
+use crate::text::markup::{self, Markup, Piece, Prosody};
+use crate::text::{self, ssml, Lexicon, PhonemeMap, ReadingRules, Sentence, TextReading, MAX_PHONEME_IDS};
 use crate::vocoder::chunked::ChunkedVocoding;
 use crate::vocoder::factory::{build_vocoder, phase_vocoder};
 use crate::vocoder::{Vocoder, VocoderConfig};
@@ -60,6 +61,8 @@ pub struct Synthesizer {
     pub(super) vocoder_mel: MelConfig,
     /// Id → symbol, for alignments (blanks and markers map to nothing).
     id_symbols: HashMap<i64, String>,
+    /// The user's pronunciations, looked up before espeak-ng.
+    lexicon: Option<Lexicon>,
 }
 
 /// What names the weights-free phase vocoder where a vocoder file is taken.
@@ -143,7 +146,17 @@ impl Synthesizer {
             vocoder,
             vocoder_mel,
             id_symbols,
+            lexicon: None,
         })
+    }
+
+    /// Words to say the user's way from now on (see [`Lexicon`]); `None` for espeak-ng's alone.
+    pub fn set_lexicon(&mut self, lexicon: Option<Lexicon>) {
+        self.lexicon = lexicon;
+    }
+
+    pub fn lexicon(&self) -> Option<&Lexicon> {
+        self.lexicon.as_ref()
     }
 
     /// The synthesizer for what a user names: a voice (see [`resolve_voice`]: a built-in name, a
@@ -207,39 +220,83 @@ impl Synthesizer {
         )
     }
 
-    /// Text → an utterance of sentences, with warnings about characters the voice could not read.
+    /// Text → an utterance of sentences, with warnings about what the voice could not read. A
+    /// text that starts with `<speak` is SSML (see [`Synthesizer::ssml_utterance`]).
+    ///
+    /// ```no_run
+    /// # fn main() -> mellow_engine::Result<()> {
+    /// let synth = mellow_engine::Synthesizer::for_names("", None, true)?;
+    /// let utterance = synth.utterance("It costs $5. Bye!")?;
+    /// assert_eq!(utterance.segments[0].sentence.words[2].text, "$5.");
+    /// # Ok(()) }
+    /// ```
     pub fn utterance(&self, text: &str) -> Result<Utterance> {
-        self.acoustic()?;
-        let reading = text::read_text(text, &self.config.language, self.phoneme_map()?)?;
-        Ok(Utterance {
-            segments: reading.sentences.into_iter().map(Segment::from).collect(),
-            warnings: reading.warnings,
-            lead_in: LEAD_IN,
+        if ssml::is_ssml(text) {
+            return self.ssml_utterance(text);
+        }
+        if text.trim().is_empty() {
+            return Err(Error::input("the text is empty: give some words to speak"));
+        }
+        self.read(&markup::plain_text(text)?, text).map_err(|e| match e {
+            Error::Input(m) if m.starts_with("nothing to speak") => Error::input(format!(
+                "nothing to speak in \"{}\"{}",
+                text.trim(),
+                m.strip_prefix("nothing to speak").unwrap_or_default()
+            )),
+            other => other,
         })
     }
 
-    /// Phonemes given directly (IPA, the voice's symbols) → one segment, or several when it is
-    /// longer than the model takes at once (see [`text::split_long_sentence`]).
-    pub fn phoneme_utterance(&self, phonemes: &str) -> Result<Utterance> {
+    /// An SSML document (or a fragment of one, taken as inside `<speak>`) → an utterance; see
+    /// [`ssml::parse_ssml`] for the elements read.
+    ///
+    /// ```no_run
+    /// # fn main() -> mellow_engine::Result<()> {
+    /// let synth = mellow_engine::Synthesizer::for_names("", None, true)?;
+    /// let u = synth.ssml_utterance(r#"<speak>One <break time="1s"/> two.</speak>"#)?;
+    /// assert_eq!(u.segments[0].sentence.pause_after, Some(1.0));
+    /// # Ok(()) }
+    /// ```
+    pub fn ssml_utterance(&self, document: &str) -> Result<Utterance> {
         self.acoustic()?;
-        let phonemes = phonemes.split_whitespace().collect::<Vec<_>>().join(" ");
-        if phonemes.is_empty() {
+        let markup = ssml::parse_ssml(document, &self.config.language)?;
+        self.read(&markup, document)
+    }
+
+    /// Phonemes given directly (IPA, the voice's symbols) → one segment, or several when it is
+    /// longer than the model takes at once; each whitespace-separated group is a word.
+    pub fn phoneme_utterance(&self, phonemes: &str) -> Result<Utterance> {
+        if phonemes.trim().is_empty() {
             return Err(Error::input("the phoneme string is empty"));
         }
-        let map = self.phoneme_map()?;
-        let ids = map.encode(&phonemes)?;
-        let sentence = Sentence {
-            text: phonemes.clone(),
-            phonemes,
-            ids,
-        };
-        Ok(Utterance {
-            segments: text::split_long_sentence(sentence, map)
-                .into_iter()
-                .map(Segment::from)
-                .collect(),
+        let markup = Markup {
+            pieces: vec![Piece::Phonemes {
+                ipa: phonemes.to_string(),
+                source: 0..phonemes.len(),
+                prosody: Prosody::default(),
+            }],
             warnings: Vec::new(),
-            lead_in: LEAD_IN,
+        };
+        self.read(&markup, phonemes)
+    }
+
+    /// What the front end makes of `markup` (from `input`) with this voice's rules.
+    pub fn reading(&self, markup: &Markup, input: &str) -> Result<TextReading> {
+        let rules = ReadingRules {
+            language: &self.config.language,
+            map: self.phoneme_map()?,
+            lexicon: self.lexicon.as_ref(),
+        };
+        text::read_markup(markup, input, &rules)
+    }
+
+    fn read(&self, markup: &Markup, input: &str) -> Result<Utterance> {
+        self.acoustic()?;
+        let reading = self.reading(markup, input)?;
+        Ok(Utterance {
+            segments: reading.sentences.into_iter().map(Segment::from).collect(),
+            warnings: reading.warnings,
+            lead_in: LEAD_IN + reading.leading_pause,
         })
     }
 
@@ -254,6 +311,7 @@ impl Synthesizer {
                     text: phonemes.clone(),
                     phonemes,
                     ids: resolved.ids,
+                    ..Default::default()
                 },
                 durations: Some(resolved.durations),
                 pitch_curve: resolved.pitch,

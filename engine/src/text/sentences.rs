@@ -51,6 +51,48 @@ pub fn split_sentences(text: &str) -> Vec<String> {
     sentences
 }
 
+/// Byte offsets in `text` where a sentence ends: after `.`, `!` or `?` (with closing quotes or
+/// brackets) followed by whitespace or the end, and at blank lines, as [`split_sentences`] splits.
+/// The end of the text is not a sentence end unless its punctuation says so.
+///
+/// ```
+/// use mellow_engine::text::sentences::sentence_ends;
+/// assert_eq!(sentence_ends("Hi there. J. K. wrote"), vec![9]);
+/// assert_eq!(sentence_ends("a\n\nb?"), vec![1, 6]);
+/// ```
+pub fn sentence_ends(text: &str) -> Vec<usize> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let byte = |i: usize| chars.get(i).map_or(text.len(), |&(b, _)| b);
+    let plain: Vec<char> = chars.iter().map(|&(_, c)| c).collect();
+    let mut ends = Vec::new();
+    let mut i = 0;
+    while i < plain.len() {
+        let c = plain[i];
+        if c == '\n' && plain.get(i + 1) == Some(&'\n') {
+            ends.push(byte(i));
+            while plain.get(i) == Some(&'\n') {
+                i += 1;
+            }
+            continue;
+        }
+        if matches!(c, '.' | '!' | '?') {
+            let mut j = i + 1;
+            while j < plain.len() && matches!(plain[j], '.' | '!' | '?' | '"' | '\'' | ')' | ']') {
+                j += 1;
+            }
+            let at_space = j >= plain.len() || plain[j].is_whitespace();
+            if at_space && !is_initial(&plain, i) {
+                ends.push(byte(j));
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    ends.dedup();
+    ends
+}
+
 /// True when the period at `dot` follows a lone capital letter, as in an initial.
 fn is_initial(chars: &[char], dot: usize) -> bool {
     chars[dot] == '.'

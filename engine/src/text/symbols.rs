@@ -96,6 +96,20 @@ impl PhonemeMap {
         (ids, values)
     }
 
+    /// Where the `symbol`-th known symbol's id stands in the ids [`PhonemeMap::encode_lossy`]
+    /// lays out (after the start marker and blank, with blanks between).
+    ///
+    /// ```
+    /// use mellow_engine::text::PhonemeMap;
+    /// let map = PhonemeMap::matcha();
+    /// let (ids, _) = map.encode_lossy("ab");
+    /// assert_eq!(ids[map.id_index(1)], map.encode("b").unwrap()[1]);
+    /// ```
+    pub fn id_index(&self, symbol: usize) -> usize {
+        let lead = usize::from(self.bos.is_some()) + usize::from(self.blank.is_some());
+        lead + symbol * (1 + usize::from(self.blank.is_some()))
+    }
+
     /// Ids of `phonemes`, and the symbols that had none (left out of the ids).
     pub fn encode_lossy(&self, phonemes: &str) -> (Vec<i64>, Vec<char>) {
         let mut unknown = Vec::new();

@@ -125,7 +125,7 @@ fn parse_grouped(s: &str) -> u64 {
 
 /// Integer words for a digit string, reading a leading zero ("007") digit by digit and
 /// numbers too long for u64 digit by digit too.
-fn integer_words(s: &str) -> String {
+pub(super) fn integer_words(s: &str) -> String {
     if s.len() > 1 && s.starts_with('0') {
         return digits(s);
     }
@@ -135,11 +135,11 @@ fn integer_words(s: &str) -> String {
     }
 }
 
-fn decimal_words(int: &str, frac: &str) -> String {
+pub(super) fn decimal_words(int: &str, frac: &str) -> String {
     format!("{} point {}", integer_words(int), digits(frac))
 }
 
-fn clock(h: &str, m: &str) -> Option<String> {
+pub(super) fn clock(h: &str, m: &str) -> Option<String> {
     let (hours, minutes): (u64, u64) = (h.parse().ok()?, m.parse().ok()?);
     if hours > 24 || minutes > 59 {
         return None;
