@@ -9,6 +9,7 @@ mod plot;
 mod render;
 mod say;
 mod stream_out;
+mod timings_out;
 mod voices;
 
 use std::process::ExitCode;

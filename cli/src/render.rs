@@ -11,12 +11,17 @@ use mellow_engine::input::{
     check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
     MAX_BATCH_BYTES, MAX_TEXT_BYTES,
 };
+use mellow_engine::synth::{TimingEvent, Timings};
+use mellow_engine::text::markup::plain_text;
+use mellow_engine::text::ssml::{is_ssml, parse_ssml};
+use mellow_engine::text::{read_markup, Lexicon, PhonemeMap, ReadingRules, TextReading, WordSpan};
 use mellow_engine::{
     pool, MelOutput, ResolvedOptions, Sampler, SpeechSink, SynthesisOptions, Synthesizer, Utterance,
 };
 
 use crate::plot::write_plot;
 use crate::stream_out;
+use crate::timings_out::TimingArgs;
 
 /// Voice and sampling options shared by the commands that synthesise.
 #[derive(Args, Clone)]
@@ -54,6 +59,10 @@ pub struct SynthArgs {
     /// Silence before each text, in seconds (default 0.05; 0 for a conditioning file).
     #[arg(long)]
     pub lead_in: Option<f32>,
+    /// A pronunciation lexicon: one `word IPA` per line, or a W3C PLS file (added to the
+    /// voice folder's lexicon.txt, its entries winning).
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -74,8 +83,12 @@ pub struct RenderArgs {
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
     /// The input is IPA phonemes in the voice's symbols, not text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ssml")]
     pub phonemes: bool,
+    /// The input is SSML (a fragment without <speak> is taken as inside one); a text that
+    /// starts with <speak is SSML anyway.
+    #[arg(long)]
+    pub ssml: bool,
     /// A JSON file of phonemes (or ids) with durations in frames.
     #[arg(long, conflicts_with_all = ["mel", "phonemes"])]
     pub conditioning: Option<PathBuf>,
@@ -93,6 +106,8 @@ pub struct RenderArgs {
     #[arg(long, conflicts_with_all = ["out_dir", "mel"])]
     pub mel_out: Option<PathBuf>,
     #[command(flatten)]
+    pub timing: TimingArgs,
+    #[command(flatten)]
     pub synth: SynthArgs,
 }
 
@@ -106,9 +121,15 @@ pub struct PhonemizeArgs {
     /// espeak-ng language when no voice is given.
     #[arg(long, default_value = "en-us")]
     pub language: String,
-    /// Print one JSON object per sentence: {"line", "text", "phonemes"[, "ids"]}.
+    /// Print one JSON object per sentence: {"line", "text", "phonemes", "words"[, "ids"]}.
     #[arg(long)]
     pub json: bool,
+    /// A pronunciation lexicon (see `render --lexicon`); the words it changed are shown.
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
+    /// The input is SSML.
+    #[arg(long)]
+    pub ssml: bool,
 }
 
 pub fn build_synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
@@ -117,11 +138,18 @@ pub fn build_synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthe
         .as_deref()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Ok(Synthesizer::for_names(
-        &voice,
-        args.vocoder.as_deref(),
-        need_acoustic,
-    )?)
+    let mut synth = Synthesizer::for_names(&voice, args.vocoder.as_deref(), need_acoustic)?;
+    if let Some(path) = &args.lexicon {
+        let map = synth
+            .config()
+            .phonemes
+            .as_ref()
+            .context("--lexicon needs a voice with a phoneme map")?;
+        let given = Lexicon::load(path, map)?;
+        let lexicon = synth.lexicon().cloned().unwrap_or_default().extended(given);
+        synth.set_lexicon(Some(lexicon));
+    }
+    Ok(synth)
 }
 
 pub fn synthesis_options(args: &SynthArgs) -> SynthesisOptions {
@@ -147,6 +175,12 @@ pub fn run(args: RenderArgs) -> Result<()> {
     }
     if args.output.is_some() && args.out_dir.is_some() {
         bail!("-o and --out-dir exclude each other");
+    }
+    if args.out_dir.is_some() || args.json_input {
+        args.timing.check_beside_each()?;
+    }
+    if args.mel.is_some() && args.timing.wanted() {
+        bail!("a mel has no words to time: --timings and --subtitles need text, phonemes or conditioning");
     }
     if args.text.is_some() && args.input.is_some() {
         bail!("give the text as an argument or with --input, not both");
@@ -183,15 +217,16 @@ pub fn run(args: RenderArgs) -> Result<()> {
     }
     check_length(&text)?;
     let output = args.output.as_ref().context("-o FILE.wav")?;
-    let utterance = utterance_of(&synth, &text, args.phonemes)?;
+    let utterance = utterance_of(&synth, &text, &args)?;
     render_file(&args, &mut synth, &utterance, &opts, output)
 }
 
-/// What `text` (or phonemes) says, with warnings about skipped characters printed.
-fn utterance_of(synth: &Synthesizer, text: &str, phonemes: bool) -> Result<Utterance> {
-    let utterance = match phonemes {
-        true => synth.phoneme_utterance(text)?,
-        false => synth.utterance(text)?,
+/// What `text` (or phonemes, or SSML) says, with warnings about what was skipped printed.
+fn utterance_of(synth: &Synthesizer, text: &str, args: &RenderArgs) -> Result<Utterance> {
+    let utterance = match (args.phonemes, args.ssml) {
+        (true, _) => synth.phoneme_utterance(text)?,
+        (false, true) => synth.ssml_utterance(text)?,
+        (false, false) => synth.utterance(text)?,
     };
     for warning in &utterance.warnings {
         eprintln!("warning: {warning}");
@@ -204,6 +239,7 @@ fn utterance_of(synth: &Synthesizer, text: &str, phonemes: bool) -> Result<Utter
 struct FileSink {
     wav: WavFileWriter,
     mels: Option<Vec<MelOutput>>,
+    timings: Timings,
     bar: Option<ProgressBar>,
 }
 
@@ -227,6 +263,27 @@ impl SpeechSink for FileSink {
             bar.set_position(done as u64);
         }
     }
+
+    fn timing(&mut self, event: TimingEvent) {
+        self.timings.add(event);
+    }
+}
+
+/// The samples of an utterance with its timings, for files written after it is spoken.
+struct TimedSamples {
+    samples: Vec<f32>,
+    timings: Timings,
+}
+
+impl SpeechSink for TimedSamples {
+    fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
+        self.samples.extend_from_slice(samples);
+        Ok(true)
+    }
+
+    fn timing(&mut self, event: TimingEvent) {
+        self.timings.add(event);
+    }
 }
 
 /// Speaks `utterance` into a WAV at `path`, then writes the mel and plot files asked for.
@@ -243,6 +300,7 @@ fn render_file(
     let mut sink = FileSink {
         wav: WavFileWriter::create(path, rate)?,
         mels: keep_mels.then(Vec::new),
+        timings: Timings::new(rate),
         bar: progress_bar(utterance.segments.len()),
     };
     let spoken = synth.speak(utterance, opts, rate, &mut sink);
@@ -258,6 +316,7 @@ fn render_file(
     if let Some(plot) = &args.plot {
         write_plot(plot, &mels)?;
     }
+    args.timing.write(&sink.timings, path)?;
     Ok(())
 }
 
@@ -298,23 +357,28 @@ fn render_lines(
         Ok(Some(synth)) => Ok(synth),
         _ => build_synthesizer(&args.synth, true),
     };
-    let speak = |synth: &mut Synthesizer, i: usize| -> Result<Vec<f32>> {
+    let speak = |synth: &mut Synthesizer, i: usize| -> Result<TimedSamples> {
         let line = || format!("line {}", i + 1);
         check_length(lines[i]).with_context(line)?;
-        let utterance = utterance_of(synth, lines[i], args.phonemes).with_context(line)?;
-        let mut samples = Vec::new();
+        let utterance = utterance_of(synth, lines[i], args).with_context(line)?;
+        let mut spoken = TimedSamples {
+            samples: Vec::new(),
+            timings: Timings::new(rate),
+        };
         synth
-            .speak(&utterance, opts, rate, &mut samples)
+            .speak(&utterance, opts, rate, &mut spoken)
             .with_context(line)?;
-        Ok(samples)
+        Ok(spoken)
     };
     pool::in_order(
         lines.len(),
         pool::workers_for(lines.len()),
         make_worker,
         speak,
-        |i, samples| {
-            write_wav_atomic(&dir.join(format!("{i:04}.wav")), &samples, rate)?;
+        |i, spoken| {
+            let wav = dir.join(format!("{i:04}.wav"));
+            write_wav_atomic(&wav, &spoken.samples, rate)?;
+            args.timing.write(&spoken.timings, &wav)?;
             if let Some(b) = &bar {
                 b.inc(1);
             }
@@ -358,7 +422,7 @@ fn render_json_lines(
             mellow_engine::synth::check_speaker(s, speakers).with_context(context)?;
         }
         check_length(&line.text).with_context(context)?;
-        let utterance = utterance_of(synth, &line.text, false).with_context(context)?;
+        let utterance = utterance_of(synth, &line.text, args).with_context(context)?;
         render_file(args, synth, &utterance, &line_opts, &path).with_context(context)?;
     }
     Ok(())
@@ -415,21 +479,40 @@ pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
                 .context("this voice has no phoneme map")?,
         ),
         // Without a voice the ids are not printed; any map serves to run the front end.
-        None => (
-            args.language.clone(),
-            mellow_engine::text::PhonemeMap::matcha(),
-        ),
+        None => (args.language.clone(), PhonemeMap::matcha()),
     };
+    let mut lexicon = mellow_engine::voice::resolve::user_lexicon(&map)?;
+    if let Some(path) = &args.lexicon {
+        let given = Lexicon::load(path, &map)?;
+        lexicon = Some(lexicon.unwrap_or_default().extended(given));
+    }
     let text = match args.text {
         Some(t) => t,
         None => read_stdin(MAX_BATCH_BYTES)?,
     };
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let sentences = match mellow_engine::text::read_text(line, &language, &map) {
+    let read = |line: &str, lexicon: Option<&Lexicon>| -> mellow_engine::Result<TextReading> {
+        let rules = ReadingRules {
+            language: &language,
+            map: &map,
+            lexicon,
+        };
+        let markup = match args.ssml || is_ssml(line) {
+            true => parse_ssml(line, &language)?,
+            false => plain_text(line)?,
+        };
+        read_markup(&markup, line, &rules)
+    };
+    // SSML spans lines; plain text is read a line at a time.
+    let units: Vec<(usize, &str)> = match args.ssml || is_ssml(&text) {
+        true => vec![(0, text.as_str())],
+        false => text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .collect(),
+    };
+    for (n, line) in units {
+        let sentences = match read(line, lexicon.as_ref()) {
             Ok(reading) => {
                 for warning in &reading.warnings {
                     eprintln!("warning: line {}: {warning}", n + 1);
@@ -443,14 +526,36 @@ pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
             }
             Err(e) => return Err(anyhow::anyhow!("line {}: {e}", n + 1)),
         };
+        // Which words the lexicon changed: the same text read without it.
+        let changed: Vec<serde_json::Value> = match &lexicon {
+            Some(lexicon) if !lexicon.is_empty() => {
+                let plain = read(line, None)?;
+                let before: Vec<&WordSpan> =
+                    plain.sentences.iter().flat_map(|s| &s.words).collect();
+                let after = sentences.iter().flat_map(|s| &s.words);
+                after
+                    .zip(before)
+                    .filter(|(a, b)| a.phonemes != b.phonemes)
+                    .map(|(a, b)| serde_json::json!({"word": a.text, "espeak": b.phonemes, "lexicon": a.phonemes}))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         if args.json {
-            for s in sentences {
-                let mut obj =
-                    serde_json::json!({"line": n, "text": s.text, "phonemes": s.phonemes});
+            for s in &sentences {
+                let words: Vec<_> = s
+                    .words
+                    .iter()
+                    .map(|w| serde_json::json!({"text": w.text, "phonemes": w.phonemes, "source": [w.source.start, w.source.end]}))
+                    .collect();
+                let mut obj = serde_json::json!({"line": n, "text": s.text, "phonemes": s.phonemes, "words": words});
                 if voice.is_some() {
                     obj["ids"] = serde_json::json!(s.ids);
                 }
                 println!("{obj}");
+            }
+            if !changed.is_empty() {
+                println!("{}", serde_json::json!({"line": n, "lexicon": changed}));
             }
         } else {
             println!(
@@ -461,6 +566,15 @@ pub fn phonemize(args: PhonemizeArgs) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
+            for c in &changed {
+                eprintln!(
+                    "lexicon: line {}: {}: {} (espeak-ng: {})",
+                    n + 1,
+                    c["word"].as_str().unwrap_or_default(),
+                    c["lexicon"].as_str().unwrap_or_default(),
+                    c["espeak"].as_str().unwrap_or_default()
+                );
+            }
         }
     }
     Ok(())

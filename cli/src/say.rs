@@ -41,9 +41,14 @@ pub struct SayArgs {
     /// Device period in milliseconds: the longest a cancel or Ctrl-C waits for silence.
     #[arg(long, default_value_t = 10)]
     pub period_ms: u32,
-    /// Print the device, the latency of each utterance and the underrun count.
+    /// Print the device, the latency of each utterance, each word as its audio is queued
+    /// (with its time in the utterance) and the underrun count.
     #[arg(short, long)]
     pub verbose: bool,
+    /// The text is SSML (a fragment without <speak> is taken as inside one); a text that starts
+    /// with <speak is SSML anyway.
+    #[arg(long)]
+    pub ssml: bool,
     #[command(flatten)]
     pub synth: SynthArgs,
 }
@@ -76,6 +81,8 @@ pub fn run(args: SayArgs) -> Result<()> {
     let synth = build_synthesizer(&args.synth, true)?;
     let mut pipeline_config = PipelineConfig::new(config.sample_rate());
     pipeline_config.prebuffer_seconds = args.prebuffer_ms as f32 / 1000.0;
+    pipeline_config.ssml = args.ssml;
+    pipeline_config.word_events = args.verbose;
     let (pipeline, reader) =
         Pipeline::start(synth, synthesis_options(&args.synth), pipeline_config)?;
     let events = pipeline.events().clone();
@@ -130,6 +137,10 @@ pub fn run(args: SayArgs) -> Result<()> {
                 }
                 Event::Warning { utterance, message } => {
                     eprintln!("warning: utterance {utterance}: {message}");
+                }
+                Event::Word { utterance, word } => {
+                    let at = word.start as f64 / config.sample_rate() as f64;
+                    eprintln!("utterance {utterance}: {at:7.2} s  {}", word.text);
                 }
                 _ => {}
             }

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use mellow_engine::audio::wav::{pcm16, wav_header};
 use mellow_engine::input::{read_file_text, MAX_TEXT_BYTES};
 use mellow_engine::stream::{Event, EventReceiver, Feeder, Pipeline, PipelineConfig, TextSource};
+use mellow_engine::synth::timing::WordTiming;
 
 use crate::render::{build_synthesizer, synthesis_options, RenderArgs};
 
@@ -28,13 +29,22 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         }
         _ => TextSource::Lines(Box::new(std::io::BufReader::new(std::io::stdin()))),
     };
+    if args.timing.subtitles.is_some() {
+        bail!("subtitles are written with files: use -o FILE.wav (or --out-dir) with --subtitles");
+    }
+    let mut word_log = match &args.timing.timings {
+        Some(None) => {
+            bail!("standard output has no name to write timings beside: give --timings FILE")
+        }
+        Some(Some(path)) => Some(WordLog::create(path)?),
+        None => None,
+    };
     let synth = build_synthesizer(&args.synth, true)?;
     let rate = args.synth.sample_rate.unwrap_or(synth.sample_rate());
-    let (pipeline, mut reader) = Pipeline::start(
-        synth,
-        synthesis_options(&args.synth),
-        PipelineConfig::new(rate),
-    )?;
+    let mut config = PipelineConfig::new(rate);
+    config.ssml = args.ssml;
+    config.word_events = word_log.is_some();
+    let (pipeline, mut reader) = Pipeline::start(synth, synthesis_options(&args.synth), config)?;
     let events = pipeline.events().clone();
     let state = pipeline.state().clone();
     let feeder = Feeder::start(pipeline, source)?;
@@ -62,13 +72,16 @@ pub fn run(args: &RenderArgs) -> Result<()> {
             out.flush().map_err(fail)?;
             continue;
         }
-        report_failures(&events, &mut failed);
+        handle_events(&events, &mut failed, word_log.as_mut(), rate)?;
         if feeder.finished(&state) {
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    report_failures(&events, &mut failed);
+    handle_events(&events, &mut failed, word_log.as_mut(), rate)?;
+    if let Some(log) = word_log {
+        log.finish()?;
+    }
     let queued = feeder.queued();
     feeder.join().context("reading the text")?;
     if queued == 0 {
@@ -80,19 +93,69 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     Ok(())
 }
 
-/// Prints the pipeline's failures and warnings (numbered as the input's utterances), noting
-/// whether there were failures.
-pub fn report_failures(events: &EventReceiver, failed: &mut bool) {
+/// Word timings as JSON lines, written as their audio goes out; times count samples from the
+/// start of the stream (each utterance follows the one before).
+struct WordLog {
+    file: mellow_engine::audio::output_file::OutputFile,
+    /// Where the utterance being spoken starts in the stream.
+    offset: u64,
+}
+
+impl WordLog {
+    fn create(path: &std::path::Path) -> Result<Self> {
+        Ok(Self {
+            file: mellow_engine::audio::output_file::OutputFile::create(path)?,
+            offset: 0,
+        })
+    }
+
+    fn word(&mut self, utterance: u64, word: &WordTiming, rate: u32) -> Result<()> {
+        let (start, end) = (self.offset + word.start, self.offset + word.end);
+        let seconds = |s: u64| (s as f64 / rate as f64 * 1e4).round() / 1e4;
+        let line = serde_json::json!({
+            "utterance": utterance, "text": word.text, "source": [word.source.start, word.source.end],
+            "start": start, "end": end, "start_seconds": seconds(start), "end_seconds": seconds(end),
+        });
+        writeln!(self.file.file(), "{line}").context("cannot write the timings")?;
+        self.file
+            .file()
+            .flush()
+            .context("cannot write the timings")?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        Ok(self.file.commit()?)
+    }
+}
+
+/// Handles the pipeline's events: failures and warnings printed, words logged.
+fn handle_events(
+    events: &EventReceiver,
+    failed: &mut bool,
+    mut words: Option<&mut WordLog>,
+    rate: u32,
+) -> Result<()> {
     for event in events.try_iter() {
-        match event {
-            Event::Failed { utterance, message } => {
-                eprintln!("error: utterance {utterance}: {message}");
-                *failed = true;
-            }
-            Event::Warning { utterance, message } => {
-                eprintln!("warning: utterance {utterance}: {message}");
-            }
-            _ => {}
+        match (event, words.as_deref_mut()) {
+            (Event::Word { utterance, word }, Some(log)) => log.word(utterance, &word, rate)?,
+            (Event::Synthesized { samples, .. }, Some(log)) => log.offset += samples,
+            (event, _) => report_event(event, failed),
         }
+    }
+    Ok(())
+}
+
+/// Prints a failure or warning (numbered as the input's utterances), noting a failure.
+fn report_event(event: Event, failed: &mut bool) {
+    match event {
+        Event::Failed { utterance, message } => {
+            eprintln!("error: utterance {utterance}: {message}");
+            *failed = true;
+        }
+        Event::Warning { utterance, message } => {
+            eprintln!("warning: utterance {utterance}: {message}");
+        }
+        _ => {}
     }
 }

@@ -11,6 +11,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use super::ring::{sample_ring, SampleReader, SampleWriter, StreamState};
 use crate::error::{Error, Result};
+use crate::synth::timing::{TimingEvent, WordTiming};
 use crate::synth::{Outcome, SpeechSink, SynthesisOptions, Synthesizer};
 
 /// Texts that may wait for the worker; a sender beyond that waits (or is told, with `try_speak`).
@@ -28,6 +29,11 @@ pub struct PipelineConfig {
     pub ring_seconds: f32,
     /// Audio gathered before an utterance starts playing (0 for writers that can wait).
     pub prebuffer_seconds: f32,
+    /// Every text is SSML (a fragment is taken as inside `<speak>`); otherwise only texts that
+    /// start with `<speak` are.
+    pub ssml: bool,
+    /// Report each word ([`Event::Word`]) as its first samples go into the ring.
+    pub word_events: bool,
 }
 
 impl PipelineConfig {
@@ -36,6 +42,8 @@ impl PipelineConfig {
             output_rate,
             ring_seconds: 20.0,
             prebuffer_seconds: 0.0,
+            ssml: false,
+            word_events: false,
         }
     }
 }
@@ -64,6 +72,9 @@ pub enum Event {
     Flushed,
     /// Part of the utterance was skipped (characters the voice cannot read); the rest speaks.
     Warning { utterance: u64, message: String },
+    /// A word's first samples are in the ring (with [`PipelineConfig::word_events`]); its
+    /// times count output samples from the utterance's start.
+    Word { utterance: u64, word: WordTiming },
 }
 
 /// The control side of a running pipeline. Dropping it stops the worker.
@@ -109,10 +120,17 @@ impl Pipeline {
             sample_ring(config.output_rate, config.ring_seconds, state.clone());
         reader.set_prebuffer(config.output_rate, config.prebuffer_seconds);
         let (commands, command_rx) = bounded(QUEUE_LENGTH);
-        let (event_tx, events) = bounded(4 * QUEUE_LENGTH);
+        // Word events come many to an utterance: room for a few sentences' worth.
+        let events_room = match config.word_events {
+            true => 64 * QUEUE_LENGTH,
+            false => 4 * QUEUE_LENGTH,
+        };
+        let (event_tx, events) = bounded(events_room);
         let worker = Worker {
             synth,
             options,
+            ssml: config.ssml,
+            word_events: config.word_events,
             output_rate: config.output_rate,
             writer,
             commands: command_rx,
@@ -219,6 +237,8 @@ impl Drop for Pipeline {
 struct Worker {
     synth: Synthesizer,
     options: SynthesisOptions,
+    ssml: bool,
+    word_events: bool,
     output_rate: u32,
     writer: SampleWriter,
     commands: Receiver<Command>,
@@ -269,7 +289,10 @@ impl Worker {
     /// Every sentence of `text` into the ring, with pauses between; `Ok(None)` when stopped.
     fn synthesize(&mut self, utterance: u64, text: &str, queued: Instant) -> Result<Option<u64>> {
         let opts = self.synth.resolve(&self.options)?;
-        let spoken = self.synth.utterance(text)?;
+        let spoken = match self.ssml {
+            true => self.synth.ssml_utterance(text)?,
+            false => self.synth.utterance(text)?,
+        };
         for message in spoken.warnings.iter().cloned() {
             report(&self.events, Event::Warning { utterance, message });
         }
@@ -279,10 +302,14 @@ impl Worker {
             total: 0,
             first_audio: Some(queued),
             events: &self.events,
+            words: self.word_events.then(std::collections::VecDeque::new),
         };
         let outcome = self
             .synth
             .speak(&spoken, &opts, self.output_rate, &mut sink)?;
+        if outcome == Outcome::Complete {
+            sink.report_words(u64::MAX);
+        }
         Ok((outcome == Outcome::Complete).then_some(sink.total))
     }
 }
@@ -300,6 +327,28 @@ struct RingSink<'a> {
     /// When the utterance was queued, until its first samples are written.
     first_audio: Option<Instant>,
     events: &'a Sender<Event>,
+    /// Words whose samples are not in the ring yet (when word events are asked for).
+    words: Option<std::collections::VecDeque<WordTiming>>,
+}
+
+impl RingSink<'_> {
+    /// Reports the words that start before sample `written`.
+    fn report_words(&mut self, written: u64) {
+        let Some(words) = &mut self.words else {
+            return;
+        };
+        while words.front().is_some_and(|w| w.start < written) {
+            if let Some(word) = words.pop_front() {
+                report(
+                    self.events,
+                    Event::Word {
+                        utterance: self.utterance,
+                        word,
+                    },
+                );
+            }
+        }
+    }
 }
 
 impl SpeechSink for RingSink<'_> {
@@ -322,6 +371,13 @@ impl SpeechSink for RingSink<'_> {
                 },
             );
         }
+        self.report_words(self.total);
         Ok(true)
+    }
+
+    fn timing(&mut self, event: TimingEvent) {
+        if let (Some(words), TimingEvent::Word(word)) = (&mut self.words, event) {
+            words.push_back(word);
+        }
     }
 }

@@ -140,7 +140,8 @@ impl Synthesizer {
                 }
                 output.push(samples)
             };
-            let spoken = self.speak_segment(segment, opts, keep_mel, &clock, &pending, &mut emit)?;
+            let spoken =
+                self.speak_segment(segment, opts, keep_mel, &clock, &pending, &mut emit)?;
             for event in pending.into_inner() {
                 output.sink.timing(event);
             }

@@ -15,10 +15,13 @@ use crate::audio::MelConfig;
 use crate::conditioning::Conditioning;
 use crate::error::{candle_message, Error, Result};
 use crate::text::markup::{self, Markup, Piece, Prosody};
-use crate::text::{self, ssml, Lexicon, PhonemeMap, ReadingRules, Sentence, TextReading, MAX_PHONEME_IDS};
+use crate::text::{
+    self, ssml, Lexicon, PhonemeMap, ReadingRules, Sentence, TextReading, MAX_PHONEME_IDS,
+};
 use crate::vocoder::chunked::ChunkedVocoding;
 use crate::vocoder::factory::{build_vocoder, phase_vocoder};
 use crate::vocoder::{Vocoder, VocoderConfig};
+use crate::voice::resolve::user_lexicon;
 use crate::voice::{resolve_voice, Voice, VoiceConfig};
 
 /// Mono audio.
@@ -162,7 +165,8 @@ impl Synthesizer {
     /// The synthesizer for what a user names: a voice (see [`resolve_voice`]: a built-in name, a
     /// voice-folder name or a path; empty for the built-in voice) and optionally a vocoder (a
     /// vocoder or voice file, or `phase` for the weights-free one). A vocoder alone, with
-    /// `voice` empty, makes a vocoder-only synthesizer for mels.
+    /// `voice` empty, makes a vocoder-only synthesizer for mels. The user's lexicon (see
+    /// [`crate::voice::resolve::USER_LEXICON`]) is read when there is one.
     ///
     /// ```
     /// use mellow_engine::Synthesizer;
@@ -185,7 +189,11 @@ impl Synthesizer {
             Some(PHASE) => Some(phase_vocoder(&voice.config.mel, PHASE_ITERATIONS)),
             Some(path) => Some(load_vocoder(&Voice::load(Path::new(path))?)?),
         };
-        Self::new(&voice, vocoder)
+        let mut synth = Self::new(&voice, vocoder)?;
+        if let Some(map) = &synth.config.phonemes {
+            synth.lexicon = user_lexicon(map)?;
+        }
+        Ok(synth)
     }
 
     pub fn config(&self) -> &VoiceConfig {
@@ -237,14 +245,15 @@ impl Synthesizer {
         if text.trim().is_empty() {
             return Err(Error::input("the text is empty: give some words to speak"));
         }
-        self.read(&markup::plain_text(text)?, text).map_err(|e| match e {
-            Error::Input(m) if m.starts_with("nothing to speak") => Error::input(format!(
-                "nothing to speak in \"{}\"{}",
-                text.trim(),
-                m.strip_prefix("nothing to speak").unwrap_or_default()
-            )),
-            other => other,
-        })
+        self.read(&markup::plain_text(text)?, text)
+            .map_err(|e| match e {
+                Error::Input(m) if m.starts_with("nothing to speak") => Error::input(format!(
+                    "nothing to speak in \"{}\"{}",
+                    text.trim(),
+                    m.strip_prefix("nothing to speak").unwrap_or_default()
+                )),
+                other => other,
+            })
     }
 
     /// An SSML document (or a fragment of one, taken as inside `<speak>`) → an utterance; see

@@ -260,10 +260,16 @@ mod tests {
             t.add(e);
         }
         let vtt = t.to_vtt(CueLevel::Sentence);
-        assert!(vtt.starts_with("WEBVTT\n\n00:00:00.045 --> 00:00:00.907\nHello, world.\n\n"), "{vtt}");
+        assert!(
+            vtt.starts_with("WEBVTT\n\n00:00:00.045 --> 00:00:00.907\nHello, world.\n\n"),
+            "{vtt}"
+        );
         assert!(vtt.contains("00:00:01.361 --> 00:03:00.000\nBye."), "{vtt}");
         let srt = t.to_srt(CueLevel::Word);
-        assert!(srt.starts_with("1\n00:00:00,045 --> 00:00:00,408\nHello,\n\n2\n"), "{srt}");
+        assert!(
+            srt.starts_with("1\n00:00:00,045 --> 00:00:00,408\nHello,\n\n2\n"),
+            "{srt}"
+        );
     }
 
     #[test]

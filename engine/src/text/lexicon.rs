@@ -73,9 +73,9 @@ impl Lexicon {
                 continue;
             }
             let at = || format!("{origin} line {}", n + 1);
-            let (word, ipa) = line
-                .split_once(char::is_whitespace)
-                .ok_or_else(|| Error::input(format!("{}: \"{line}\" has a word but no IPA", at())))?;
+            let (word, ipa) = line.split_once(char::is_whitespace).ok_or_else(|| {
+                Error::input(format!("{}: \"{line}\" has a word but no IPA", at()))
+            })?;
             lexicon.insert(word, ipa.trim(), map, &at())?;
         }
         Ok(lexicon)
@@ -166,7 +166,10 @@ impl Lexicon {
     }
 
     fn insert(&mut self, word: &str, ipa: &str, map: &PhonemeMap, at: &str) -> Result<()> {
-        if let Some(c) = ipa.chars().find(|&c| !c.is_whitespace() && !map.contains(c)) {
+        if let Some(c) = ipa
+            .chars()
+            .find(|&c| !c.is_whitespace() && !map.contains(c))
+        {
             return Err(Error::input(format!(
                 "{at}: unknown phoneme '{c}' (U+{:04X}) in \"{ipa}\" for \"{word}\": this voice has no such symbol",
                 c as u32
@@ -174,7 +177,9 @@ impl Lexicon {
         }
         let key = lexicon_key(word);
         if key.is_empty() || ipa.trim().is_empty() {
-            return Err(Error::input(format!("{at}: an empty word or pronunciation")));
+            return Err(Error::input(format!(
+                "{at}: an empty word or pronunciation"
+            )));
         }
         let ipa = ipa.split_whitespace().collect::<Vec<_>>().join(" ");
         self.entries.insert(key, ipa);

@@ -156,7 +156,10 @@ mod tests {
         let sentences = text_to_sentences(&text, "en-us", &PhonemeMap::matcha()).unwrap();
         assert!(sentences.len() > 1);
         assert!(sentences.iter().all(|p| p.ids.len() <= MAX_PHONEME_IDS));
-        assert_eq!(sentences.iter().map(|p| p.phonemes.len()).sum::<usize>(), 3000);
+        assert_eq!(
+            sentences.iter().map(|p| p.phonemes.len()).sum::<usize>(),
+            3000
+        );
     }
 
     #[test]

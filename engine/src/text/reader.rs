@@ -32,6 +32,8 @@ pub struct WordSpan {
     pub source: Range<usize>,
     /// Its ids in the sentence: from its first symbol to its last, punctuation after it left out.
     pub ids: Range<usize>,
+    /// The phonemes those ids say.
+    pub phonemes: String,
 }
 
 /// A named point in a sentence (SSML `<mark>`): it stands before id `id`.
@@ -152,7 +154,10 @@ impl Reader<'_> {
                 prosody,
             } => {
                 let map = self.rules.map;
-                if let Some(c) = ipa.chars().find(|&c| !c.is_whitespace() && !map.contains(c)) {
+                if let Some(c) = ipa
+                    .chars()
+                    .find(|&c| !c.is_whitespace() && !map.contains(c))
+                {
                     return Err(Error::input(format!(
                         "unknown phoneme '{c}' (U+{:04X}) in [[ {ipa} ]]: this voice has no such symbol",
                         c as u32
@@ -418,9 +423,7 @@ impl Reader<'_> {
             }
             let part_marks: Vec<(String, usize)> = marks
                 .iter()
-                .filter(|(_, at)| {
-                    (start..end).contains(at) || (end == words.len() && *at >= end)
-                })
+                .filter(|(_, at)| (start..end).contains(at) || (end == words.len() && *at >= end))
                 .map(|(n, at)| (n.clone(), at - start))
                 .collect();
             sentences.push(self.encode(&words[start..end], &part_marks));
@@ -451,11 +454,20 @@ impl Reader<'_> {
             if said > 0 {
                 let ids = map.id_index(symbols)..map.id_index(symbols + said - 1) + 1;
                 match spans.last_mut() {
-                    Some(last) if last.source == word.source => last.ids.end = ids.end,
+                    Some(last) if last.source == word.source => {
+                        last.ids.end = ids.end;
+                        last.phonemes.push(' ');
+                        last.phonemes.push_str(&word.phonemes);
+                    }
                     _ => spans.push(WordSpan {
-                        text: self.input.get(word.source.clone()).unwrap_or_default().to_string(),
+                        text: self
+                            .input
+                            .get(word.source.clone())
+                            .unwrap_or_default()
+                            .to_string(),
                         source: word.source.clone(),
                         ids,
+                        phonemes: word.phonemes.clone(),
                     }),
                 }
             }
@@ -469,7 +481,9 @@ impl Reader<'_> {
                 name: name.clone(),
                 id: first_symbols
                     .get(*at)
-                    .map_or(ids.len().saturating_sub(1), |&s| map.id_index(s).min(ids.len() - 1)),
+                    .map_or(ids.len().saturating_sub(1), |&s| {
+                        map.id_index(s).min(ids.len() - 1)
+                    }),
             })
             .collect();
         Sentence {
@@ -575,9 +589,7 @@ fn split_clauses(token: &str, source: &Range<usize>) -> Vec<Word> {
 }
 
 fn split_trailing_punct(ipa: &str) -> (&str, &str) {
-    let cut = ipa
-        .trim_end_matches(CLAUSE_PUNCTUATION)
-        .len();
+    let cut = ipa.trim_end_matches(CLAUSE_PUNCTUATION).len();
     ipa.split_at(cut)
 }
 
@@ -617,9 +629,15 @@ mod tests {
         let reading = read("Hello, big world! Bye.", None);
         let s = &reading.sentences[0];
         assert_eq!(s.phonemes, "həlˈoʊ, bˈɪɡ wˈɜːld!");
-        let words: Vec<(&str, Range<usize>)> =
-            s.words.iter().map(|w| (w.text.as_str(), w.source.clone())).collect();
-        assert_eq!(words, [("Hello,", 0..6), ("big", 7..10), ("world!", 11..17)]);
+        let words: Vec<(&str, Range<usize>)> = s
+            .words
+            .iter()
+            .map(|w| (w.text.as_str(), w.source.clone()))
+            .collect();
+        assert_eq!(
+            words,
+            [("Hello,", 0..6), ("big", 7..10), ("world!", 11..17)]
+        );
         let map = PhonemeMap::matcha();
         let (ids, _) = map.encode_lossy("bˈɪɡ");
         // The word's ids are exactly its symbols' (blanks between them included).
@@ -647,7 +665,11 @@ mod tests {
     #[test]
     fn inline_phonemes_are_words_of_their_own() {
         let reading = read("Say [[ həlˈoʊ wˈɜːld ]] now.", None);
-        let words: Vec<&str> = reading.sentences[0].words.iter().map(|w| w.text.as_str()).collect();
+        let words: Vec<&str> = reading.sentences[0]
+            .words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect();
         assert_eq!(words, ["Say", "həlˈoʊ", "wˈɜːld", "now."]);
     }
 

@@ -131,11 +131,23 @@ mod tests {
     #[test]
     fn rewritten_words_belong_to_what_was_written() {
         assert_eq!(
-            aligned("Dr. Smith paid $47.99 today.", "Doctor Smith paid forty seven dollars and ninety nine cents today."),
-            ["Dr.", "Smith", "paid", "$47.99", "$47.99", "$47.99", "$47.99", "$47.99", "$47.99", "$47.99", "today."]
+            aligned(
+                "Dr. Smith paid $47.99 today.",
+                "Doctor Smith paid forty seven dollars and ninety nine cents today."
+            ),
+            [
+                "Dr.", "Smith", "paid", "$47.99", "$47.99", "$47.99", "$47.99", "$47.99", "$47.99",
+                "$47.99", "today."
+            ]
         );
-        assert_eq!(aligned("don\u{2019}t stop", "don't stop"), ["don\u{2019}t", "stop"]);
-        assert_eq!(aligned("salt & pepper", "salt and pepper"), ["salt", "&", "pepper"]);
+        assert_eq!(
+            aligned("don\u{2019}t stop", "don't stop"),
+            ["don\u{2019}t", "stop"]
+        );
+        assert_eq!(
+            aligned("salt & pepper", "salt and pepper"),
+            ["salt", "&", "pepper"]
+        );
     }
 
     #[test]

@@ -21,6 +21,30 @@ pub fn voice_folder() -> Option<PathBuf> {
         })
 }
 
+/// The user's own pronunciations, used by every voice: `lexicon.txt` in the voice folder.
+pub const USER_LEXICON: &str = "lexicon.txt";
+
+/// The user's lexicon (see [`USER_LEXICON`]) read with `map`, or `None` where there is none.
+///
+/// ```
+/// use mellow_engine::text::PhonemeMap;
+/// use mellow_engine::voice::resolve::{user_lexicon, VOICE_FOLDER_ENV};
+/// let folder = tempfile::tempdir().unwrap();
+/// std::env::set_var(VOICE_FOLDER_ENV, folder.path());
+/// assert!(user_lexicon(&PhonemeMap::matcha()).unwrap().is_none());
+/// std::fs::write(folder.path().join("lexicon.txt"), "gif dʒˈɪf\n").unwrap();
+/// assert_eq!(user_lexicon(&PhonemeMap::matcha()).unwrap().unwrap().lookup("GIF"), Some("dʒˈɪf"));
+/// ```
+pub fn user_lexicon(map: &crate::text::PhonemeMap) -> Result<Option<crate::text::Lexicon>> {
+    let Some(path) = voice_folder().map(|f| f.join(USER_LEXICON)) else {
+        return Ok(None);
+    };
+    if !path.is_file() {
+        return Ok(None);
+    }
+    crate::text::Lexicon::load(&path, map).map(Some)
+}
+
 /// The built-in voice, or a clear error in a build without one.
 pub fn built_in_voice() -> Result<Voice> {
     default_voice().unwrap_or_else(|| {

@@ -6,8 +6,32 @@ use super::numbers::{digits, ordinal, year};
 
 /// Letter names, so that a spelled "a" is "ay", not the article.
 const LETTERS: [&str; 26] = [
-    "ay", "bee", "see", "dee", "ee", "eff", "gee", "aitch", "eye", "jay", "kay", "el", "em", "en",
-    "oh", "pee", "cue", "ar", "ess", "tee", "you", "vee", "double you", "ex", "why", "zee",
+    "ay",
+    "bee",
+    "see",
+    "dee",
+    "ee",
+    "eff",
+    "gee",
+    "aitch",
+    "eye",
+    "jay",
+    "kay",
+    "el",
+    "em",
+    "en",
+    "oh",
+    "pee",
+    "cue",
+    "ar",
+    "ess",
+    "tee",
+    "you",
+    "vee",
+    "double you",
+    "ex",
+    "why",
+    "zee",
 ];
 const MONTHS: [&str; 12] = [
     "January",
@@ -166,7 +190,10 @@ fn time(text: &str) -> Result<String, String> {
         let seconds: u64 = s
             .parse()
             .map_err(|_| format!("\"{text}\" is not a clock time"))?;
-        spoken = format!("{spoken} and {} seconds", integer_words(&seconds.to_string()));
+        spoken = format!(
+            "{spoken} and {} seconds",
+            integer_words(&seconds.to_string())
+        );
     }
     Ok(format!("{spoken}{marker}"))
 }
@@ -197,8 +224,14 @@ mod tests {
     #[test]
     fn each_kind_reads_its_form() {
         assert_eq!(say_as("characters", None, "SSML").unwrap(), "ess ess em el");
-        assert_eq!(say_as("cardinal", None, "1,250").unwrap(), "one thousand two hundred fifty");
-        assert_eq!(say_as("cardinal", None, "-3.5").unwrap(), "minus three point five");
+        assert_eq!(
+            say_as("cardinal", None, "1,250").unwrap(),
+            "one thousand two hundred fifty"
+        );
+        assert_eq!(
+            say_as("cardinal", None, "-3.5").unwrap(),
+            "minus three point five"
+        );
         assert_eq!(say_as("ordinal", None, "3rd").unwrap(), "third");
         assert_eq!(say_as("digits", None, "2024").unwrap(), "two zero two four");
         assert_eq!(
@@ -206,7 +239,10 @@ mod tests {
             "December first, twenty twenty six"
         );
         assert_eq!(say_as("date", Some("dm"), "5/3").unwrap(), "March fifth");
-        assert_eq!(say_as("time", None, "7:45pm").unwrap(), "seven forty five PM");
+        assert_eq!(
+            say_as("time", None, "7:45pm").unwrap(),
+            "seven forty five PM"
+        );
         assert_eq!(say_as("time", None, "19:05").unwrap(), "nineteen oh five");
         assert_eq!(
             say_as("telephone", None, "+1 555-0134").unwrap(),

@@ -169,8 +169,9 @@ impl Parser<'_> {
                     let name = self.xml[before + 1..after - 1].to_string();
                     let resolved = match r.resolve_char_ref() {
                         Ok(Some(c)) => Some(c.to_string()),
-                        Ok(None) => quick_xml::escape::resolve_predefined_entity(&name)
-                            .map(str::to_string),
+                        Ok(None) => {
+                            quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string)
+                        }
                         Err(_) => None,
                     };
                     let Some(resolved) = resolved else {
@@ -291,7 +292,10 @@ impl Parser<'_> {
                             true => {
                                 self.warn(
                                     start,
-                                    format!("a break of {seconds} s is cut to {} s", values::MAX_BREAK_SECONDS),
+                                    format!(
+                                        "a break of {seconds} s is cut to {} s",
+                                        values::MAX_BREAK_SECONDS
+                                    ),
                                 );
                                 values::MAX_BREAK_SECONDS
                             }
@@ -306,7 +310,10 @@ impl Parser<'_> {
             }
             "prosody" => {
                 for (attribute, apply) in [
-                    ("rate", values::rate as fn(&str, f32) -> std::result::Result<f32, String>),
+                    (
+                        "rate",
+                        values::rate as fn(&str, f32) -> std::result::Result<f32, String>,
+                    ),
                     ("pitch", values::pitch),
                     ("volume", values::volume),
                 ] {
@@ -320,7 +327,9 @@ impl Parser<'_> {
                     };
                     match apply(&value, *slot) {
                         Ok(v) => *slot = v,
-                        Err(message) => self.warn(start, format!("{message}; it is left as it was")),
+                        Err(message) => {
+                            self.warn(start, format!("{message}; it is left as it was"))
+                        }
                     }
                 }
                 if self.attribute(e, "duration", start)?.is_some() {
@@ -344,7 +353,10 @@ impl Parser<'_> {
                             format,
                         });
                     }
-                    None => self.warn(start, "<say-as> without interpret-as is read as written".into()),
+                    None => self.warn(
+                        start,
+                        "<say-as> without interpret-as is read as written".into(),
+                    ),
                 }
             }
             "sub" => match self.attribute(e, "alias", start)? {
@@ -381,7 +393,11 @@ impl Parser<'_> {
                 }
                 frame.role = Role::Silent;
             }
-            "voice" => self.warn_element(&name, start, "is not followed: the text is spoken in this voice"),
+            "voice" => self.warn_element(
+                &name,
+                start,
+                "is not followed: the text is spoken in this voice",
+            ),
             "audio" => self.warn_element(&name, start, "is not played: its text is spoken instead"),
             _ => self.warn_element(&name, start, "is not known: its text is spoken"),
         }
@@ -420,7 +436,10 @@ impl Parser<'_> {
                 Gathered::SayAs {
                     interpret_as,
                     format,
-                } => match self.language.say_as(interpret_as, format.as_deref(), &written) {
+                } => match self
+                    .language
+                    .say_as(interpret_as, format.as_deref(), &written)
+                {
                     Ok(words) => text_piece(words, source, prosody, language),
                     Err(message) => {
                         self.warn(content.start, format!("{message}; read as written"));
@@ -546,7 +565,9 @@ mod tests {
 
     #[test]
     fn prosody_nests_and_returns() {
-        let p = pieces(r#"<speak>a <prosody rate="50%" pitch="+4st">b <prosody volume="+6dB">c</prosody></prosody> d</speak>"#);
+        let p = pieces(
+            r#"<speak>a <prosody rate="50%" pitch="+4st">b <prosody volume="+6dB">c</prosody></prosody> d</speak>"#,
+        );
         let prosody: Vec<Prosody> = p
             .iter()
             .filter_map(|p| match p {
@@ -565,7 +586,11 @@ mod tests {
         let doc = r#"<speak><say-as interpret-as="characters">SSML</say-as> <sub alias="World Wide Web">WWW</sub> <phoneme alphabet="ipa" ph="təmˈɑːtoʊ">tomato</phoneme></speak>"#;
         let p = pieces(doc);
         match &p[0] {
-            Piece::Text { text, source: Source::Whole(r), .. } => {
+            Piece::Text {
+                text,
+                source: Source::Whole(r),
+                ..
+            } => {
                 assert_eq!(text, "ess ess em el");
                 assert_eq!(&doc[r.clone()], "SSML");
             }
@@ -599,10 +624,22 @@ mod tests {
     #[test]
     fn fragments_and_unknown_elements_speak_with_a_warning() {
         let markup = parse_ssml("Hello <blink>there</blink>", "en-us").unwrap();
-        assert!(markup.warnings[0].contains("<blink>"), "{:?}", markup.warnings);
-        assert!(markup.warnings[0].contains("line 1 column 7"), "{:?}", markup.warnings);
+        assert!(
+            markup.warnings[0].contains("<blink>"),
+            "{:?}",
+            markup.warnings
+        );
+        assert!(
+            markup.warnings[0].contains("line 1 column 7"),
+            "{:?}",
+            markup.warnings
+        );
         match &markup.pieces[1] {
-            Piece::Text { text, source: Source::Verbatim(at), .. } => {
+            Piece::Text {
+                text,
+                source: Source::Verbatim(at),
+                ..
+            } => {
                 assert_eq!(text, "there");
                 assert_eq!(*at, 13);
             }
@@ -626,7 +663,11 @@ mod tests {
 
     #[test]
     fn ten_thousand_levels_deep_parse_without_recursion() {
-        let doc = format!("<speak>{}deep{}</speak>", "<x>".repeat(10_000), "</x>".repeat(10_000));
+        let doc = format!(
+            "<speak>{}deep{}</speak>",
+            "<x>".repeat(10_000),
+            "</x>".repeat(10_000)
+        );
         let markup = parse_ssml(&doc, "en-us").unwrap();
         assert_eq!(markup.warnings.len(), 1);
         assert!(matches!(&markup.pieces[0], Piece::Text { text, .. } if text == "deep"));

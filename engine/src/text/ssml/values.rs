@@ -128,15 +128,15 @@ pub fn pitch(text: &str, parent: f32) -> Result<f32, String> {
             } else if let Some(n) = text.strip_suffix('%') {
                 (n, "%")
             } else {
-                return Err(format!("prosody pitch \"{text}\" needs a unit: st, Hz or %"));
+                return Err(format!(
+                    "prosody pitch \"{text}\" needs a unit: st, Hz or %"
+                ));
             };
             let (value, relative) = signed(number.trim()).ok_or_else(bad)?;
             let shift = match (unit, relative) {
                 ("st", true) => parent + value,
                 ("st", false) => value,
-                ("%", _) if 1.0 + value / 100.0 > 0.0 => {
-                    parent + semitones(1.0 + value / 100.0)
-                }
+                ("%", _) if 1.0 + value / 100.0 > 0.0 => parent + semitones(1.0 + value / 100.0),
                 ("Hz", true) if REFERENCE_PITCH_HZ + value > 0.0 => {
                     parent + semitones((REFERENCE_PITCH_HZ + value) / REFERENCE_PITCH_HZ)
                 }
