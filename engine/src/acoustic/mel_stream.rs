@@ -55,6 +55,8 @@ pub struct MelStream<'m> {
     speaker: Option<Tensor>,
     settings: DecodeSettings,
     given_durations: Option<Vec<f32>>,
+    /// Per-id multipliers of the predicted durations (SSML prosody rate), when not all 1.
+    id_length_scales: Option<Vec<f32>>,
     /// Ids whose encoder output is known.
     encoded: usize,
     encoder_windows: Vec<Window>,
@@ -97,6 +99,7 @@ impl<'m> MelStream<'m> {
             speaker,
             settings,
             given_durations,
+            id_length_scales: None,
             encoded: 0,
             next_encoder_window: 0,
             mu: None,
@@ -107,6 +110,13 @@ impl<'m> MelStream<'m> {
             pending_tail: None,
             finished: false,
         })
+    }
+
+    /// Each predicted duration multiplied by its id's factor as well (a stretch spoken slower
+    /// or faster inside a sentence, its intonation kept); factors past the ids are ignored.
+    pub fn with_length_scales(mut self, scales: Vec<f32>) -> Self {
+        self.id_length_scales = Some(scales).filter(|s| s.iter().any(|&f| f != 1.0));
+        self
     }
 
     /// Frames per id; complete once the stream has ended.
@@ -164,10 +174,16 @@ impl<'m> MelStream<'m> {
             Some(d) => d[w.core.clone()].to_vec(),
             None => {
                 let logw = out.log_durations.flatten_all()?.to_vec1::<f32>()?;
-                self.model.durations(
+                let mut d = self.model.durations(
                     &logw[offset..offset + w.core.len()],
                     self.settings.length_scale,
-                )
+                );
+                if let Some(scales) = &self.id_length_scales {
+                    for (d, id) in d.iter_mut().zip(w.core.clone()) {
+                        *d *= scales.get(id).copied().unwrap_or(1.0);
+                    }
+                }
+                d
             }
         };
         self.mu = Some(match self.mu.take() {

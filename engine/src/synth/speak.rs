@@ -118,19 +118,34 @@ impl Synthesizer {
             return Ok(Outcome::Stopped);
         }
         let total = utterance.segments.len();
+        // Where the last segment's last word ended (voice samples), for breaks between words.
+        let mut last_word_end: Option<u64> = None;
         for (index, segment) in utterance.segments.iter().enumerate() {
+            let mut break_before = None;
             if index > 0 {
-                let before = &utterance.segments[index - 1].sentence;
-                let pause = before.pause_after.unwrap_or(SENTENCE_PAUSE);
-                if !output.push(&silence(pause, voice_rate))? {
-                    return Ok(Outcome::Stopped);
+                match utterance.segments[index - 1].sentence.pause_after {
+                    // An asked-for break is the silence between the words: what the model
+                    // leaves quiet around them counts towards it.
+                    Some(seconds) => {
+                        let trailing =
+                            last_word_end.map_or(0, |end| output.pushed.saturating_sub(end));
+                        let asked = (seconds * voice_rate as f32) as u64;
+                        break_before = Some(asked.saturating_sub(trailing));
+                    }
+                    None => {
+                        if !output.push(&silence(SENTENCE_PAUSE, voice_rate))? {
+                            return Ok(Outcome::Stopped);
+                        }
+                    }
                 }
             }
             let keep_mel = output.sink.wants_mels();
             let clock = SampleClock {
-                start: output.pushed,
+                start: std::cell::Cell::new(output.pushed),
                 output_per_voice: output_rate as f64 / voice_rate as f64,
                 index,
+                break_before,
+                last_word_end: std::cell::Cell::new(None),
             };
             // Timings wait here until the samples after them go out.
             let pending = RefCell::new(Vec::new());
@@ -145,6 +160,7 @@ impl Synthesizer {
             for event in pending.into_inner() {
                 output.sink.timing(event);
             }
+            last_word_end = clock.last_word_end.get();
             let Some(mel) = spoken else {
                 return Ok(Outcome::Stopped);
             };
@@ -181,15 +197,19 @@ impl Synthesizer {
             return Err(no_acoustic_model());
         };
         let rate = self.vocoder_mel.sample_rate;
+        let emit = RefCell::new(emit);
         let mut tape = TapeSpeed::new(rate, opts.pitch)?;
         let samples_per_frame = self.vocoder.hop_length() as f64 * tape.speed_factor(rate);
-        let gain = 10f32.powf(segment.sentence.prosody.volume_db / 20.0);
+        let gain = RefCell::new(SegmentGain::new(
+            &segment.sentence.id_gains_db,
+            self.vocoder.hop_length(),
+        ));
         let mut limited = |mut samples: Vec<f32>| {
-            if gain != 1.0 {
-                samples.iter_mut().for_each(|s| *s *= gain);
+            if let Some(gain) = gain.borrow_mut().as_mut() {
+                gain.apply(&mut samples);
             }
             limit(&mut samples);
-            tape.push(&samples, emit)
+            tape.push(&samples, &mut *emit.borrow_mut())
         };
         let mut timer = SegmentTimer::new(
             &segment.sentence,
@@ -197,7 +217,9 @@ impl Synthesizer {
             clock,
             samples_per_frame,
         );
-        let mut stream = start_mel_stream(model, ids, segment.durations.as_deref(), &opts)?;
+        let scales = id_length_scales(&opts, &segment.sentence.id_rates);
+        let mut stream = start_mel_stream(model, ids, segment.durations.as_deref(), &opts)?
+            .with_length_scales(scales);
         let mut vocoding = ChunkedVocoding::new();
         // A pitch curve is stretched over the whole segment, so its frames are held until the
         // last is known; otherwise each frame is vocoded as soon as it is final.
@@ -207,9 +229,22 @@ impl Synthesizer {
             self.vocoder.shift_pitch(&[*constant]);
         }
         let mut kept = Vec::new();
+        let mut break_pending = clock.break_before.is_some();
         while let Some(frames) = on_acoustic_thread(|| stream.next_frames())? {
             check_finite(&frames, "the acoustic model")?;
+            if break_pending {
+                if let Some(samples) = timer.break_samples(stream.durations()) {
+                    break_pending = false;
+                    if !(emit.borrow_mut())(&vec![0f32; samples as usize])? {
+                        return Ok(None);
+                    }
+                    clock.start.set(clock.start.get() + samples);
+                }
+            }
             timer.advance(stream.durations(), false, &mut timings.borrow_mut());
+            if let Some(gain) = gain.borrow_mut().as_mut() {
+                gain.advance(stream.durations());
+            }
             if hold || keep_mel {
                 kept.push(frames.clone());
             }
@@ -243,7 +278,7 @@ impl Synthesizer {
         if !vocoding.drain(self.vocoder.as_mut(), true, &mut limited)? {
             return Ok(None);
         }
-        if !tape.finish(emit)? {
+        if !tape.finish(&mut *emit.borrow_mut())? {
             return Ok(None);
         }
         Ok(Some(mel.filter(|_| keep_mel).map(|mel| MelOutput {
@@ -311,23 +346,98 @@ fn silence(seconds: f32, rate: u32) -> Vec<f32> {
     vec![0f32; (seconds.max(0.0) * rate as f32) as usize]
 }
 
-/// The options with a segment's prosody (SSML) applied: its rate factor and pitch offset.
+/// The options with a segment's pitch offset (SSML prosody) applied.
 fn with_prosody(opts: &ResolvedOptions, segment: &Segment) -> ResolvedOptions {
-    let prosody = segment.sentence.prosody;
     ResolvedOptions {
-        rate: (opts.rate * prosody.rate).clamp(*RATE.start(), *RATE.end()),
-        pitch: opts.pitch + prosody.pitch,
+        pitch: opts.pitch + segment.sentence.pitch,
         ..*opts
+    }
+}
+
+/// Each id's duration factor: 1 / (the options' rate × its own), within the rate bounds.
+fn id_length_scales(opts: &ResolvedOptions, id_rates: &[f32]) -> Vec<f32> {
+    id_rates
+        .iter()
+        .map(|r| {
+            let rate = (opts.rate * r).clamp(*RATE.start(), *RATE.end());
+            opts.rate / rate
+        })
+        .collect()
+}
+
+/// Per-id gains (SSML prosody volume) applied to a segment's samples as they come out of the
+/// vocoder, frame by frame as the durations become known, smoothed over a few milliseconds so a
+/// change of volume does not click.
+struct SegmentGain {
+    /// Linear gain of each id.
+    id_gains: Vec<f32>,
+    /// Gain of each frame decided so far.
+    frame_gains: Vec<f32>,
+    next_id: usize,
+    hop: usize,
+    /// Samples (before any tape-speed change) already scaled.
+    position: usize,
+    current: f32,
+}
+
+impl SegmentGain {
+    fn new(id_gains_db: &[f32], hop: usize) -> Option<Self> {
+        if id_gains_db.is_empty() {
+            return None;
+        }
+        let id_gains: Vec<f32> = id_gains_db.iter().map(|db| 10f32.powf(db / 20.0)).collect();
+        Some(Self {
+            current: id_gains[0],
+            id_gains,
+            frame_gains: Vec::new(),
+            next_id: 0,
+            hop: hop.max(1),
+            position: 0,
+        })
+    }
+
+    /// Frames whose ids have durations now get their gains.
+    fn advance(&mut self, durations: &[f32]) {
+        let mut end: f64 = durations[..self.next_id].iter().map(|&d| d as f64).sum();
+        while self.next_id < durations.len() {
+            end += durations[self.next_id] as f64;
+            let gain = self.id_gains.get(self.next_id).copied().unwrap_or(1.0);
+            let frames = (end.ceil() as usize).saturating_sub(self.frame_gains.len());
+            self.frame_gains.extend(std::iter::repeat_n(gain, frames));
+            self.next_id += 1;
+        }
+    }
+
+    fn apply(&mut self, samples: &mut [f32]) {
+        // About 5 ms to settle at 22 050 Hz.
+        const SMOOTHING: f32 = 0.01;
+        for s in samples {
+            let frame = self.position / self.hop;
+            let target = self
+                .frame_gains
+                .get(frame)
+                .or(self.frame_gains.last())
+                .copied()
+                .unwrap_or(self.current);
+            self.current += (target - self.current) * SMOOTHING;
+            *s *= self.current;
+            self.position += 1;
+        }
     }
 }
 
 /// Where a segment's audio starts and how its frames become output samples.
 struct SampleClock {
-    /// Samples at the voice's rate before the segment.
-    start: u64,
+    /// Samples at the voice's rate before the segment (a break before it included, once known).
+    start: std::cell::Cell<u64>,
     output_per_voice: f64,
     /// The segment's index in the utterance.
     index: usize,
+    /// Silence still to go before the segment's first word (voice samples), when a break was
+    /// asked for: what the segment leaves quiet before its first word is taken off it.
+    break_before: Option<u64>,
+    /// Where the segment's last word ends (voice samples), once timed.
+    last_word_end: std::cell::Cell<Option<u64>>,
 }
 
 /// A segment's words, phonemes and marks timed as the model decides its durations.
@@ -369,12 +479,31 @@ impl<'a> SegmentTimer<'a> {
         }
     }
 
-    /// The output sample at which id `id` starts (`id == known ids`: where the last ends).
-    fn sample(&self, id: usize) -> u64 {
+    /// The sample at the voice's rate, from the segment's start, at which id `id` starts
+    /// (`id == known ids`: where the last ends).
+    fn voice_offset(&self, id: usize) -> f64 {
         // Frame j belongs to the first id whose summed duration exceeds j (Matcha's path).
         let frame = self.starts[id.min(self.starts.len() - 1)].ceil();
-        let voice = self.clock.start as f64 + frame * self.samples_per_frame;
+        frame * self.samples_per_frame
+    }
+
+    /// The output sample at which id `id` starts.
+    fn sample(&self, id: usize) -> u64 {
+        let voice = self.clock.start.get() as f64 + self.voice_offset(id);
         (voice * self.clock.output_per_voice).round() as u64
+    }
+
+    /// The silence to put before the segment for an asked-for break, once the first word's
+    /// start is known (`None` until then, or where no break was asked for).
+    fn break_samples(&self, durations: &[f32]) -> Option<u64> {
+        let asked = self.clock.break_before?;
+        let first = self.sentence.words.first().map_or(0, |w| w.ids.start);
+        if first >= durations.len() {
+            return None;
+        }
+        let before: f64 = durations[..first].iter().map(|&d| d as f64).sum();
+        let leading = (before.ceil() * self.samples_per_frame) as u64;
+        Some(asked.saturating_sub(leading))
     }
 
     /// Times everything whose ids have durations now; `done` once the segment's are all known.
@@ -395,6 +524,8 @@ impl<'a> SegmentTimer<'a> {
                 end: self.sample(word.ids.end),
                 segment: self.clock.index,
             }));
+            let end = self.clock.start.get() as f64 + self.voice_offset(word.ids.end);
+            self.clock.last_word_end.set(Some(end.round() as u64));
             self.next_word += 1;
         }
         while let Some(mark) = self.sentence.marks.get(self.next_mark) {

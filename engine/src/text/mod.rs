@@ -37,8 +37,13 @@ pub struct Sentence {
     pub words: Vec<WordSpan>,
     /// SSML marks inside it.
     pub marks: Vec<MarkAt>,
-    /// How it is spoken, relative to the synthesis options.
-    pub prosody: Prosody,
+    /// Pitch offset in semitones over the whole of it (SSML prosody pitch; a change of pitch
+    /// starts a new segment).
+    pub pitch: f32,
+    /// Rate factor of each id (SSML prosody rate, emphasis), or empty where all are 1.
+    pub id_rates: Vec<f32>,
+    /// Gain of each id in decibels (SSML prosody volume, emphasis), or empty where all are 0.
+    pub id_gains_db: Vec<f32>,
     /// Silence after it in seconds; `None` for the usual pause between sentences.
     pub pause_after: Option<f32>,
 }

@@ -275,17 +275,27 @@ impl Reader<'_> {
         let chunks = std::mem::take(&mut self.chunks);
         let mut spoken: Vec<Spoken> = Vec::new();
         let mut marks: Vec<(String, usize)> = Vec::new();
+        // Words in one language are phonemised together, whatever their prosody, so that
+        // espeak-ng reads each clause in its context.
+        let mut group: Vec<(Word, Prosody)> = Vec::new();
+        let mut group_language = String::new();
         for chunk in chunks {
-            match chunk {
-                Chunk::Words {
-                    words,
-                    prosody,
-                    language,
-                } => {
-                    for (word, phonemes) in words.iter().zip(self.phonemize(&words, &language)?) {
-                        add_spoken(&mut spoken, phonemes, word, prosody);
-                    }
+            if let Chunk::Words {
+                words,
+                prosody,
+                language,
+            } = chunk
+            {
+                if language != group_language && !group.is_empty() {
+                    self.flush_group(&mut group, &group_language, &mut spoken)?;
                 }
+                group_language = language;
+                group.extend(words.into_iter().map(|w| (w, prosody)));
+                continue;
+            }
+            self.flush_group(&mut group, &group_language, &mut spoken)?;
+            match chunk {
+                Chunk::Words { .. } => {}
                 Chunk::Phonemes { words, prosody } => {
                     for (ipa, source) in words {
                         let (phonemes, punct) = split_trailing_punct(&ipa);
@@ -300,17 +310,21 @@ impl Reader<'_> {
                 Chunk::Mark(name) => marks.push((name, spoken.len())),
             }
         }
+        self.flush_group(&mut group, &group_language, &mut spoken)?;
         if !spoken
             .iter()
             .any(|s| s.phonemes.chars().any(char::is_alphabetic))
         {
             return Ok(());
         }
-        // One sentence per run of words with one prosody.
+        // One sentence per run of words with one pitch (the rate and volume vary by id; a
+        // sentence cut where they change would speak its parts with final lengthening).
         let mut runs: Vec<Range<usize>> = Vec::new();
         for (i, word) in spoken.iter().enumerate() {
             match runs.last_mut() {
-                Some(run) if spoken[run.start].prosody == word.prosody => run.end = i + 1,
+                Some(run) if spoken[run.start].prosody.pitch == word.prosody.pitch => {
+                    run.end = i + 1;
+                }
                 _ => runs.push(i..i + 1),
             }
         }
@@ -326,13 +340,30 @@ impl Reader<'_> {
             for (k, mut sentence) in parts.into_iter().enumerate() {
                 sentence.pause_after = match (r == last_run, k + 1 == count) {
                     (true, true) => pause,
-                    // A change of prosody inside a sentence: no pause.
+                    // A change of pitch inside a sentence: no pause.
                     (false, true) => Some(0.0),
                     // A sentence too long for the model: the usual pause between its parts.
                     _ => None,
                 };
                 self.reading.sentences.push(sentence);
             }
+        }
+        Ok(())
+    }
+
+    /// A group of written words, phonemised together, onto the spoken words.
+    fn flush_group(
+        &self,
+        group: &mut Vec<(Word, Prosody)>,
+        language: &str,
+        spoken: &mut Vec<Spoken>,
+    ) -> Result<()> {
+        if group.is_empty() {
+            return Ok(());
+        }
+        let words: Vec<Word> = group.iter().map(|(w, _)| w.clone()).collect();
+        for ((word, prosody), phonemes) in group.drain(..).zip(self.phonemize(&words, language)?) {
+            add_spoken(spoken, phonemes, &word, prosody);
         }
         Ok(())
     }
@@ -475,6 +506,14 @@ impl Reader<'_> {
             symbols += count(&piece);
         }
         let (ids, _) = map.encode_lossy(&phonemes);
+        // Each id takes the prosody of the word it is in, or of the word before it.
+        let mut id_prosody = vec![words.first().map(|w| w.prosody).unwrap_or_default(); ids.len()];
+        for (word, &first) in words.iter().zip(&first_symbols) {
+            let from = map.id_index(first).min(ids.len());
+            id_prosody[from..].fill(word.prosody);
+        }
+        let id_rates: Vec<f32> = id_prosody.iter().map(|p| p.rate).collect();
+        let id_gains_db: Vec<f32> = id_prosody.iter().map(|p| p.volume_db).collect();
         let marks = marks
             .iter()
             .map(|(name, at)| MarkAt {
@@ -496,7 +535,15 @@ impl Reader<'_> {
             ids,
             words: spans,
             marks,
-            prosody: words.first().map(|w| w.prosody).unwrap_or_default(),
+            pitch: words.first().map_or(0.0, |w| w.prosody.pitch),
+            id_rates: match id_rates.iter().all(|&r| r == 1.0) {
+                true => Vec::new(),
+                false => id_rates,
+            },
+            id_gains_db: match id_gains_db.iter().all(|&g| g == 0.0) {
+                true => Vec::new(),
+                false => id_gains_db,
+            },
             pause_after: None,
         }
     }

@@ -53,7 +53,7 @@ const MONTHS: [&str; 12] = [
 ///
 /// ```
 /// use mellow_engine::text::english::say_as::say_as;
-/// assert_eq!(say_as("characters", None, "Hi5").unwrap(), "aitch eye five");
+/// assert_eq!(say_as("characters", None, "Hi5").unwrap(), "aitch, eye, five");
 /// assert_eq!(say_as("ordinal", None, "21").unwrap(), "twenty first");
 /// assert_eq!(say_as("date", Some("mdy"), "12/25/2026").unwrap(), "December twenty fifth, twenty twenty six");
 /// assert!(say_as("date", Some("mdy"), "13/45/2026").is_err());
@@ -72,7 +72,7 @@ pub fn say_as(interpret_as: &str, format: Option<&str>, text: &str) -> Result<St
     }
 }
 
-/// Every letter and digit by its name; a few symbols by theirs, others left out.
+/// Every letter and digit by its name, one at a time; a few symbols by theirs, others left out.
 fn characters(text: &str) -> String {
     let mut words = Vec::new();
     for c in text.chars() {
@@ -92,7 +92,8 @@ fn characters(text: &str) -> String {
         };
         words.push(word);
     }
-    words.join(" ")
+    // A short pause after each: letters run together are heard as words.
+    words.join(", ")
 }
 
 fn cardinal(text: &str) -> Result<String, String> {
@@ -223,7 +224,10 @@ mod tests {
 
     #[test]
     fn each_kind_reads_its_form() {
-        assert_eq!(say_as("characters", None, "SSML").unwrap(), "ess ess em el");
+        assert_eq!(
+            say_as("characters", None, "SSML").unwrap(),
+            "ess, ess, em, el"
+        );
         assert_eq!(
             say_as("cardinal", None, "1,250").unwrap(),
             "one thousand two hundred fifty"

@@ -328,7 +328,7 @@ impl Parser<'_> {
                     match apply(&value, *slot) {
                         Ok(v) => *slot = v,
                         Err(message) => {
-                            self.warn(start, format!("{message}; it is left as it was"))
+                            self.warn(start, format!("{message}; it is left as it was"));
                         }
                     }
                 }
@@ -591,7 +591,7 @@ mod tests {
                 source: Source::Whole(r),
                 ..
             } => {
-                assert_eq!(text, "ess ess em el");
+                assert_eq!(text, "ess, ess, em, el");
                 assert_eq!(&doc[r.clone()], "SSML");
             }
             other => panic!("{other:?}"),

@@ -95,7 +95,7 @@ pub fn rate(text: &str, parent: f32) -> Result<f32, String> {
 }
 
 fn check_rate(factor: f32, text: &str) -> Result<f32, String> {
-    if !(factor > 0.0) {
+    if factor.is_nan() || factor <= 0.0 {
         return Err(format!("prosody rate \"{text}\" is not a speed"));
     }
     Ok(factor.clamp(*RATE_FACTORS.start(), *RATE_FACTORS.end()))
