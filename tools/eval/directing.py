@@ -2,7 +2,9 @@
 
 - word timestamps: each dev sentence rendered with `--timings`, transcribed by faster-whisper
   (whisper-base, word timestamps); words paired where their normalised spelling matches in order;
-  the median absolute difference of start times, per sentence and over all pairs;
+  the median absolute difference of start times, per sentence and over all pairs; and against
+  pocketsphinx's forced alignment of the same words (sentences whose written words are all in its
+  dictionary), a second aligner that hears 10 ms frames;
 - `<break time="500ms"/>`: the silence between the words around it, measured on the WAV (the
   longest run of 5 ms frames more than 40 dB below the render's peak, between the two words);
 - `<prosody rate="50%">`: the span's length against the same words unmarked (from the timings);
@@ -70,6 +72,23 @@ def pair_words(ours, heard):
     return pairs
 
 
+def pocketsphinx_starts(wav, words):
+    """Forced alignment of `words` (lower case, in CMUdict) to `wav`: each word's start."""
+    from pocketsphinx import Decoder
+    from scipy.signal import resample_poly
+
+    decoder = Decoder(lm=None, samprate=16000, loglevel="FATAL")
+    if any(not decoder.lookup_word(w) for w in words):
+        return None
+    x, rate = soundfile.read(wav)
+    pcm = (np.clip(resample_poly(x, 16000, rate), -1, 1) * 32767).astype(np.int16).tobytes()
+    decoder.set_align_text(" ".join(words))
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    return [s.start_frame / 100 for s in decoder.seg() if s.word not in ("<s>", "</s>", "<sil>", "(NULL)")]
+
+
 def longest_silence(wav, start_s, end_s, floor_db=-40.0, frame_s=0.005):
     samples, rate = soundfile.read(wav)
     peak = np.max(np.abs(samples)) + 1e-9
@@ -112,18 +131,23 @@ def main():
     tmp = tempfile.mkdtemp()
     wav = lambda name: os.path.join(tmp, name + ".wav")  # noqa: E731
 
-    diffs, signed, per_sentence = [], [], []
+    diffs, signed, per_sentence, aligned = [], [], [], []
     for n, text in enumerate(read_sentences(args.sentences)):
         timings = render(args.mellow, text, wav(f"s{n}"), args.extra)
         pairs = pair_words(timings["words"], heard_words(model, wav(f"s{n}")))
         d = [abs(ours["start_seconds"] - start) for ours, (_, start, _) in pairs]
         signed += [ours["start_seconds"] - start for ours, (_, start, _) in pairs]
         diffs += d
+        spoken = [re.sub(r"[^a-z']", "", w["text"].lower()) for w in timings["words"]]
+        starts = pocketsphinx_starts(wav(f"s{n}"), spoken) if all(spoken) else None
+        if starts and len(starts) == len(spoken):
+            aligned += [abs(w["start_seconds"] - s) for w, s in zip(timings["words"], starts)]
         per_sentence.append(float(np.median(d)) if d else float("nan"))
         print(f"sentence {n}: {len(pairs)}/{len(timings['words'])} words paired, median |start diff| {per_sentence[-1] * 1000:.0f} ms")
     print(f"word starts: median |diff| {np.median(diffs) * 1000:.0f} ms over {len(diffs)} words "
           f"(p90 {np.percentile(diffs, 90) * 1000:.0f} ms; median of sentence medians {np.nanmedian(per_sentence) * 1000:.0f} ms; "
           f"ours minus whisper's: median {np.median(signed) * 1000:+.0f} ms)")
+    print(f"word starts against pocketsphinx's forced alignment: median |diff| {np.median(aligned) * 1000:.0f} ms over {len(aligned)} words")
 
     # Words that end and start voiced, so the silence on the WAV is the break's own (a final
     # "th" or "s" is quieter than the threshold and would count as silence).

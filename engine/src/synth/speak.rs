@@ -497,7 +497,13 @@ impl<'a> SegmentTimer<'a> {
     /// start is known (`None` until then, or where no break was asked for).
     fn break_samples(&self, durations: &[f32]) -> Option<u64> {
         let asked = self.clock.break_before?;
-        let first = self.sentence.words.first().map_or(0, |w| w.ids.start);
+        // The silence runs up to the first word's first sound (its first symbol, not the blank
+        // its timing starts at).
+        let first = self.sentence.words.first().map_or(0, |w| {
+            (w.ids.clone())
+                .find(|&id| self.symbols.get(id).is_some_and(|s| !s.is_empty()))
+                .unwrap_or(w.ids.start)
+        });
         if first >= durations.len() {
             return None;
         }

@@ -30,7 +30,8 @@ pub struct WordSpan {
     pub text: String,
     /// Its bytes in the input.
     pub source: Range<usize>,
-    /// Its ids in the sentence: from its first symbol to its last, punctuation after it left out.
+    /// Its ids in the sentence: from the blank before its first symbol (where the sound turns
+    /// towards it, as aligners hear it) to its last symbol, punctuation after it left out.
     pub ids: Range<usize>,
     /// The phonemes those ids say.
     pub phonemes: String,
@@ -470,10 +471,17 @@ impl Reader<'_> {
         let mut spans: Vec<WordSpan> = Vec::new();
         let mut first_symbols: Vec<usize> = Vec::with_capacity(words.len());
         let count = |s: &str| s.chars().filter(|&c| map.contains(c)).count();
+        // With blanks between symbols, a word starts at the blank before its first symbol.
+        let blanks = map.id_index(1) - map.id_index(0) == 2;
+        // Where the piece before ends, in symbols (its punctuation included).
+        let mut after_previous: Option<usize> = None;
+        // Where each word's ids start (its prosody starts there too).
+        let mut word_starts: Vec<usize> = Vec::with_capacity(words.len());
         for word in words {
             let piece = format!("{}{}", word.phonemes, word.punct);
             if piece.is_empty() {
                 first_symbols.push(symbols);
+                word_starts.push(map.id_index(symbols));
                 continue;
             }
             if !phonemes.is_empty() && !piece.starts_with(CLAUSE_PUNCTUATION) {
@@ -481,9 +489,15 @@ impl Reader<'_> {
                 symbols += count(" ");
             }
             first_symbols.push(symbols);
+            let start = match (blanks, after_previous) {
+                (true, Some(end)) if end > 0 => map.id_index(end - 1) + 1,
+                (true, _) => map.id_index(symbols).saturating_sub(1),
+                (false, _) => map.id_index(symbols),
+            };
+            word_starts.push(start);
             let said = count(&word.phonemes);
             if said > 0 {
-                let ids = map.id_index(symbols)..map.id_index(symbols + said - 1) + 1;
+                let ids = start..map.id_index(symbols + said - 1) + 1;
                 match spans.last_mut() {
                     Some(last) if last.source == word.source => {
                         last.ids.end = ids.end;
@@ -504,13 +518,13 @@ impl Reader<'_> {
             }
             phonemes.push_str(&piece);
             symbols += count(&piece);
+            after_previous = Some(symbols);
         }
         let (ids, _) = map.encode_lossy(&phonemes);
         // Each id takes the prosody of the word it is in, or of the word before it.
         let mut id_prosody = vec![words.first().map(|w| w.prosody).unwrap_or_default(); ids.len()];
-        for (word, &first) in words.iter().zip(&first_symbols) {
-            let from = map.id_index(first).min(ids.len());
-            id_prosody[from..].fill(word.prosody);
+        for (word, &from) in words.iter().zip(&word_starts) {
+            id_prosody[from.min(ids.len())..].fill(word.prosody);
         }
         let id_rates: Vec<f32> = id_prosody.iter().map(|p| p.rate).collect();
         let id_gains_db: Vec<f32> = id_prosody.iter().map(|p| p.volume_db).collect();
@@ -687,8 +701,13 @@ mod tests {
         );
         let map = PhonemeMap::matcha();
         let (ids, _) = map.encode_lossy("bˈɪɡ");
-        // The word's ids are exactly its symbols' (blanks between them included).
-        assert_eq!(&s.ids[s.words[1].ids.clone()], &ids[1..ids.len() - 1]);
+        // The word's ids end with its symbols' (blanks between them included) and start at the
+        // blank after the word before.
+        let word = &s.ids[s.words[1].ids.clone()];
+        assert!(
+            word.ends_with(&ids[1..ids.len() - 1]) && word[0] == 0,
+            "{word:?}"
+        );
         assert_eq!(reading.sentences[1].words[0].text, "Bye.");
     }
 

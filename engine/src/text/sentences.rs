@@ -58,7 +58,7 @@ pub fn split_sentences(text: &str) -> Vec<String> {
 /// ```
 /// use mellow_engine::text::sentences::sentence_ends;
 /// assert_eq!(sentence_ends("Hi there. J. K. wrote"), vec![9]);
-/// assert_eq!(sentence_ends("a\n\nb?"), vec![1, 6]);
+/// assert_eq!(sentence_ends("a\n\nb?"), vec![1, 5]);
 /// ```
 pub fn sentence_ends(text: &str) -> Vec<usize> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
