@@ -8,6 +8,7 @@ mod playback;
 mod plot;
 mod render;
 mod say;
+mod serve;
 mod stream_out;
 mod timings_out;
 mod voices;
@@ -34,6 +35,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Speak text through the sound card as it is synthesised.
     Say(say::SayArgs),
+    /// Serve speech over HTTP (OpenAI's /v1/audio/speech) and Wyoming (Home Assistant).
+    Serve(serve::ServeArgs),
     /// List the audio hosts and output devices `say` can play on.
     Devices(devices::DevicesArgs),
     /// List the built-in voice and the voice files found in the voice folder.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(args),
         Command::Say(args) => say::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Devices(args) => devices::run(args),
         Command::Voices(args) => voices::run(args),
         Command::Info(args) => info::run(args),

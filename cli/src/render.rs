@@ -82,6 +82,11 @@ pub struct RenderArgs {
     /// Render one numbered WAV per input line (0000.wav, 0001.wav, ...) into DIR.
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// With --out-dir: render only every N-th line from line I (0-based), `I/N`, keeping the
+    /// line numbers in the file names, so N machines (a Kubernetes Indexed Job, a job array)
+    /// fill one folder between them.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, requires = "out_dir")]
+    pub shard: Option<(usize, usize)>,
     /// The input is IPA phonemes in the voice's symbols, not text.
     #[arg(long, conflicts_with = "ssml")]
     pub phonemes: bool,
@@ -130,6 +135,27 @@ pub struct PhonemizeArgs {
     /// The input is SSML.
     #[arg(long)]
     pub ssml: bool,
+}
+
+/// `I/N` with I < N.
+fn parse_shard(text: &str) -> std::result::Result<(usize, usize), String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("\"{text}\" is not I/N (e.g. 0/4)"))?;
+    let (i, n): (usize, usize) = (
+        i.trim()
+            .parse()
+            .map_err(|_| format!("\"{i}\" is not a number"))?,
+        n.trim()
+            .parse()
+            .map_err(|_| format!("\"{n}\" is not a number"))?,
+    );
+    if n == 0 || i >= n {
+        return Err(format!(
+            "shard {i}/{n}: I must be below N, and N at least 1"
+        ));
+    }
+    Ok((i, n))
 }
 
 pub fn build_synthesizer(args: &SynthArgs, need_acoustic: bool) -> Result<Synthesizer> {
@@ -344,9 +370,18 @@ fn render_lines(
 ) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    if lines.is_empty() {
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if all.is_empty() {
         bail!("the input has no lines to speak");
+    }
+    // Each line keeps its number in the whole input, whichever shard renders it.
+    let numbers: Vec<usize> = match args.shard {
+        Some((i, n)) => (i..all.len()).step_by(n).collect(),
+        None => (0..all.len()).collect(),
+    };
+    let lines: Vec<&str> = numbers.iter().map(|&k| all[k]).collect();
+    if lines.is_empty() {
+        return Ok(());
     }
     let rate = args.synth.sample_rate.unwrap_or(synth.sample_rate());
     mellow_engine::synth::check_output_rate(rate)?;
@@ -358,7 +393,7 @@ fn render_lines(
         _ => build_synthesizer(&args.synth, true),
     };
     let speak = |synth: &mut Synthesizer, i: usize| -> Result<TimedSamples> {
-        let line = || format!("line {}", i + 1);
+        let line = || format!("line {}", numbers[i] + 1);
         check_length(lines[i]).with_context(line)?;
         let utterance = utterance_of(synth, lines[i], args).with_context(line)?;
         let mut spoken = TimedSamples {
@@ -376,7 +411,7 @@ fn render_lines(
         make_worker,
         speak,
         |i, spoken| {
-            let wav = dir.join(format!("{i:04}.wav"));
+            let wav = dir.join(format!("{:04}.wav", numbers[i]));
             write_wav_atomic(&wav, &spoken.samples, rate)?;
             args.timing.write(&spoken.timings, &wav)?;
             if let Some(b) = &bar {
