@@ -203,3 +203,50 @@ fn a_lexicon_changes_its_words_and_phonemize_shows_them() {
     let bad = run(&["phonemize", "--lexicon", s(&lexicon), "A GIF."], None);
     assert_fails_with(&bad, "line 1: unknown phoneme '☃'");
 }
+
+#[test]
+fn shards_render_every_nth_line_and_keep_the_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("book.txt");
+    std::fs::write(&input, "One.\nTwo.\n\nThree.\nFour.\nFive.\n").unwrap();
+    let out = dir.path().join("wavs");
+    for shard in ["0/2", "1/2"] {
+        let o = run(
+            &[
+                "render",
+                "--input",
+                s(&input),
+                "--out-dir",
+                s(&out),
+                "--shard",
+                shard,
+                "--steps",
+                "2",
+            ],
+            None,
+        );
+        assert_ok(&o);
+        if shard == "0/2" {
+            assert_eq!(files_in(&out), ["0000.wav", "0002.wav", "0004.wav"]);
+        }
+    }
+    assert_eq!(
+        files_in(&out),
+        ["0000.wav", "0001.wav", "0002.wav", "0003.wav", "0004.wav"]
+    );
+    for bad in ["2/2", "1/0", "x/3"] {
+        let o = run(
+            &[
+                "render",
+                "--input",
+                s(&input),
+                "--out-dir",
+                s(&out),
+                "--shard",
+                bad,
+            ],
+            None,
+        );
+        assert_fails_with(&o, "shard");
+    }
+}

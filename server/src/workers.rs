@@ -137,6 +137,16 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
+        // A one-thread pool of its own: the engine then runs this worker's acoustic model right
+        // here instead of queueing it behind the other workers' on a shared thread.
+        let own_pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
+        match own_pool {
+            Some(pool) => pool.install(|| self.serve_jobs()),
+            None => self.serve_jobs(),
+        }
+    }
+
+    fn serve_jobs(&mut self) {
         while let Ok(Queued { job, replies }) = self.taken.recv() {
             // A requester that left while its job waited: nothing to do.
             if replies.is_closed() {
