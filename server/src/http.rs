@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -197,6 +198,7 @@ async fn speech(State(shared): State<Arc<Shared>>, request: Request) -> Response
         output_rate: checked.sample_rate,
         arrived,
         timeout: limits.request_timeout,
+        timings: checked.format == ResponseFormat::Json,
     };
     let mut replies = match shared.workers.submit(job) {
         Ok(r) => r,
@@ -221,11 +223,15 @@ async fn speech(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     };
     let mut in_flight = InFlight::new(shared.clone());
+    if checked.format == ResponseFormat::Json {
+        return whole_with_timings(replies, checked.sample_rate, arrived, in_flight).await;
+    }
     // The first reply decides the status: an error before any audio is a proper error response.
     let mut warnings = Vec::new();
     let first = loop {
         match replies.recv().await {
             Some(Reply::Warnings(w)) => warnings.extend(w),
+            Some(Reply::Timing(_)) => {}
             Some(reply) => break reply,
             None => {
                 in_flight.end("error");
@@ -250,19 +256,19 @@ async fn speech(State(shared): State<Arc<Shared>>, request: Request) -> Response
             shared.metrics.error(kind);
             return error(status, kind, &message);
         }
-        Reply::Warnings(_) => Vec::new(),
+        Reply::Warnings(_) | Reply::Timing(_) => Vec::new(),
     };
     shared.metrics.first_byte(arrived.elapsed().as_secs_f64());
     let mut head = match checked.format {
         ResponseFormat::Wav => {
             mellow_engine::audio::wav::wav_header(checked.sample_rate, u32::MAX).to_vec()
         }
-        ResponseFormat::Pcm => Vec::new(),
+        ResponseFormat::Pcm | ResponseFormat::Json => Vec::new(),
     };
     head.extend_from_slice(&first_audio);
     let content_type = match checked.format {
         ResponseFormat::Wav => "audio/wav",
-        ResponseFormat::Pcm => "audio/pcm",
+        ResponseFormat::Pcm | ResponseFormat::Json => "audio/pcm",
     };
     let stream = audio_stream(head, replies, in_flight);
     let mut response = Response::new(Body::from_stream(stream));
@@ -304,7 +310,7 @@ fn audio_stream(
                 Some(Reply::Audio(bytes)) => {
                     return Some((Ok(Bytes::from(bytes)), (None, replies, in_flight)))
                 }
-                Some(Reply::Warnings(_)) => {}
+                Some(Reply::Warnings(_) | Reply::Timing(_)) => {}
                 Some(Reply::Done { .. }) => {
                     in_flight.end("ok");
                     return None;
@@ -322,4 +328,99 @@ fn audio_stream(
             }
         }
     })
+}
+
+/// The whole utterance as JSON: a base64 WAV, its rate, its warnings and its timings.
+async fn whole_with_timings(
+    mut replies: mpsc::Receiver<Reply>,
+    rate: u32,
+    arrived: Instant,
+    mut in_flight: InFlight,
+) -> Response {
+    let mut pcm = Vec::new();
+    let mut timings = mellow_engine::synth::Timings::new(rate);
+    let mut warnings = Vec::new();
+    loop {
+        match replies.recv().await {
+            Some(Reply::Audio(bytes)) => {
+                if pcm.is_empty() {
+                    in_flight
+                        .shared
+                        .metrics
+                        .first_byte(arrived.elapsed().as_secs_f64());
+                }
+                pcm.extend(bytes);
+            }
+            Some(Reply::Timing(event)) => timings.add(event),
+            Some(Reply::Warnings(w)) => warnings.extend(w),
+            Some(Reply::Done { .. }) => break,
+            Some(Reply::Failed { message, client }) => {
+                in_flight.end("error");
+                let (status, kind) = match client {
+                    true => (StatusCode::BAD_REQUEST, "bad_input"),
+                    false => (StatusCode::INTERNAL_SERVER_ERROR, "synthesis"),
+                };
+                in_flight.shared.metrics.error(kind);
+                return error(status, kind, &message);
+            }
+            None => {
+                in_flight.end("error");
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "synthesis",
+                    "the synthesis stopped",
+                );
+            }
+        }
+    }
+    in_flight.end("ok");
+    let data_bytes = u32::try_from(pcm.len()).unwrap_or(u32::MAX);
+    let mut wav = mellow_engine::audio::wav::wav_header(rate, data_bytes).to_vec();
+    wav.extend_from_slice(&pcm);
+    let timings: Value = serde_json::from_str(&timings.to_json()).unwrap_or(Value::Null);
+    Json(serde_json::json!({
+        "audio": base64(&wav),
+        "sample_rate": rate,
+        "warnings": warnings,
+        "timings": timings,
+    }))
+    .into_response()
+}
+
+/// Standard base64 (RFC 4648, with padding).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), coded);
+        }
+    }
 }

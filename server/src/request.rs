@@ -15,6 +15,10 @@ pub enum ResponseFormat {
     Wav,
     /// Raw 16-bit little-endian mono PCM.
     Pcm,
+    /// One JSON object once the audio is made: `{"audio": base64 WAV, "sample_rate",
+    /// "timings": {words, phonemes, marks}}` (the word and phoneme timings `render --timings`
+    /// writes).
+    Json,
 }
 
 /// A speech request as sent.
@@ -98,9 +102,10 @@ pub fn parse_speech_request(body: &[u8], max_text_bytes: usize) -> Result<Checke
     let format = match request.response_format.as_deref().unwrap_or("wav") {
         "wav" => ResponseFormat::Wav,
         "pcm" => ResponseFormat::Pcm,
+        "json" => ResponseFormat::Json,
         other => {
             return Err(format!(
-                "response_format \"{other}\" is not made here: wav or pcm"
+                "response_format \"{other}\" is not made here: wav, pcm or json (audio with word timings)"
             ))
         }
     };

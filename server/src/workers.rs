@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use mellow_engine::audio::wav::pcm16;
+use mellow_engine::synth::TimingEvent;
 use mellow_engine::{Outcome, SpeechSink, SynthesisOptions, Synthesizer};
 use tokio::sync::mpsc;
 
@@ -29,6 +30,8 @@ pub struct Job {
     /// When the request arrived (its deadline counts from here).
     pub arrived: Instant,
     pub timeout: Duration,
+    /// Send word and phoneme timings too.
+    pub timings: bool,
 }
 
 /// What a job sends back, in order.
@@ -38,6 +41,8 @@ pub enum Reply {
     Warnings(Vec<String>),
     /// 16-bit little-endian mono PCM at the job's output rate.
     Audio(Vec<u8>),
+    /// A word, phoneme or mark and when it is heard (output samples), before its audio.
+    Timing(TimingEvent),
     /// Every sample was sent.
     Done { audio_seconds: f64 },
     /// It could not be spoken: the message says why; `client` when the request was at fault.
@@ -218,6 +223,7 @@ impl Worker {
             deadline: job.arrived + job.timeout,
             shutting_down: &self.shutting_down,
             samples: 0,
+            timings: job.timings,
         };
         let outcome = synth
             .speak(&utterance, &opts, job.output_rate, &mut sink)
@@ -232,6 +238,8 @@ struct ReplySink<'a> {
     deadline: Instant,
     shutting_down: &'a AtomicBool,
     samples: u64,
+    /// Whether the requester wants timings.
+    timings: bool,
 }
 
 impl SpeechSink for ReplySink<'_> {
@@ -246,5 +254,11 @@ impl SpeechSink for ReplySink<'_> {
         self.samples += samples.len() as u64;
         // Fails only when the requester has gone: stop there.
         Ok(self.replies.blocking_send(Reply::Audio(bytes)).is_ok())
+    }
+
+    fn timing(&mut self, event: TimingEvent) {
+        if self.timings {
+            let _ = self.replies.blocking_send(Reply::Timing(event));
+        }
     }
 }

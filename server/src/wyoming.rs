@@ -314,6 +314,7 @@ impl Connection {
             output_rate: rate,
             arrived: Instant::now(),
             timeout: self.shared.limits.request_timeout,
+            timings: false,
         };
         let mut replies: mpsc::Receiver<Reply> = match self.shared.workers.submit(job) {
             Ok(r) => r,
@@ -347,7 +348,7 @@ impl Connection {
                         }
                     }
                 }
-                Some(Reply::Warnings(_)) => {}
+                Some(Reply::Warnings(_) | Reply::Timing(_)) => {}
                 Some(Reply::Done { .. }) => {
                     outcome = "ok";
                     break Ok(());

@@ -159,15 +159,32 @@ async fn speech_comes_back_as_a_wav_stream_and_as_pcm() {
     );
     let ratio = raw.body.len() as f64 / pcm.len() as f64;
     assert!((ratio - 16.0 / 24.0).abs() < 0.01, "{ratio}");
+    let timed = http(
+        &server,
+        "POST",
+        "/v1/audio/speech",
+        &speech("It costs $5.", json!({"response_format": "json"})),
+    )
+    .await;
+    assert_eq!(timed.status, 200);
+    let timed = timed.json();
+    let words: Vec<&str> = timed["timings"]["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(words, ["It", "costs", "$5."]);
+    assert!(timed["audio"].as_str().unwrap().starts_with("UklGR")); // "RIFF"
     let voices = http(&server, "GET", "/v1/voices", b"").await.json();
     assert!(voices["voices"][0]["name"].is_string());
     let metrics = String::from_utf8(http(&server, "GET", "/metrics", b"").await.body).unwrap();
     assert!(
-        metrics.contains("mellow_requests_total{protocol=\"http\",outcome=\"ok\"} 2"),
+        metrics.contains("mellow_requests_total{protocol=\"http\",outcome=\"ok\"} 3"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("mellow_time_to_first_byte_seconds_count 2"),
+        metrics.contains("mellow_time_to_first_byte_seconds_count 3"),
         "{metrics}"
     );
 }
@@ -182,6 +199,11 @@ async fn bad_requests_get_clear_errors() {
         (br#"{"input": "x", "bogus": 1}"#.to_vec(), 400, "bogus"),
         (speech("x", json!({"voice": "nobody"})), 400, "nobody"),
         (speech("x", json!({"response_format": "flac"})), 400, "flac"),
+        (
+            speech("<speak>x</speak>", json!({"ssml": "yes"})),
+            400,
+            "ssml",
+        ),
         (speech("  ", json!({})), 400, "empty"),
         (
             speech("<speak><s>open</speak>", json!({"ssml": true})),
