@@ -1,0 +1,1 @@
+<?xml version="1.0"?><lexicon version="1.0" alphabet="ipa"><lexeme><grapheme>GIF</grapheme><phoneme>dʒˈɪf</phoneme></lexeme></lexicon>
