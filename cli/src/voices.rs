@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use mellow_engine::voice::embedded::default_voice;
-use mellow_engine::voice::resolve::voice_folder;
+use mellow_engine::voice::resolve::{voice_files, voice_folder};
 use mellow_engine::Voice;
 
 #[derive(Args)]
@@ -24,15 +24,7 @@ pub fn run(args: VoicesArgs) -> Result<()> {
     let Some(dir) = args.dir.or_else(voice_folder) else {
         return Ok(());
     };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(());
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
-        .collect();
-    paths.sort();
-    for path in paths {
+    for path in voice_files(&dir) {
         match Voice::load(&path) {
             Ok(v) => println!(
                 "{}\t{}\t{}",

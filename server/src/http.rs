@@ -25,28 +25,18 @@ use crate::Shared;
 /// Accepts connections until the server drains.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let app = router(shared.clone());
-    let mut draining = shared.draining.clone();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = draining.changed() => break,
-        };
-        let Ok((stream, _)) = accepted else {
-            // Out of file descriptors and the like: back off a little rather than spin.
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    crate::accept_until_drained(listener, shared, move |stream, shared| {
         let service = TowerToHyperService::new(app.clone());
         let read_timeout = shared.limits.read_timeout;
-        tokio::spawn(async move {
+        async move {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(read_timeout)
                 .serve_connection(TokioIo::new(stream), service);
             let _ = connection.await;
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// The routes, on `shared`.

@@ -221,6 +221,32 @@ pub fn serve_blocking(
     })
 }
 
+/// Accepts connections on `listener` until the server drains, each handled by `handle` on a task
+/// of its own.
+async fn accept_until_drained<F, Fut>(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    handle: F,
+) where
+    F: Fn(tokio::net::TcpStream, Arc<Shared>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut draining = shared.draining.clone();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = draining.changed() => break,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and the like: back off a little rather than spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(handle(stream, shared.clone()));
+    }
+}
+
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServerError> {
     tokio::net::TcpListener::bind(addr)
         .await

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::voice::resolve::voice_files;
 use mellow_engine::{Synthesizer, Voice};
 use serde::Serialize;
 
@@ -40,18 +41,13 @@ impl Catalogue {
             voices.push(entry(&voice, None));
         }
         if let Some(folder) = folder {
-            let entries = std::fs::read_dir(folder).map_err(|e| {
-                mellow_engine::Error::input(format!(
-                    "cannot read the voice folder {}: {e}",
+            if !folder.is_dir() {
+                return Err(mellow_engine::Error::input(format!(
+                    "the voice folder {} is not a folder that can be read",
                     folder.display()
-                ))
-            })?;
-            let mut paths: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
-                .collect();
-            paths.sort();
-            for path in paths {
+                )));
+            }
+            for path in voice_files(folder) {
                 match Voice::load(&path) {
                     Ok(voice) if voice.config.acoustic.is_some() => {
                         let mut e = entry(&voice, Some(path.clone()));

@@ -28,27 +28,14 @@ const CHUNK_BYTES: usize = 2048;
 
 /// Accepts connections until the server drains.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut draining = shared.draining.clone();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = draining.changed() => break,
-        };
-        let Ok((stream, _)) = accepted else {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let mut connection = Connection::new(stream, shared);
-            if let Err(message) = connection.run().await {
-                let _ = connection
-                    .send("error", json!({"text": message, "code": "mellow"}), &[])
-                    .await;
-            }
-        });
-    }
+    crate::accept_until_drained(listener, shared, |stream, shared| async move {
+        let mut connection = Connection::new(stream, shared);
+        if let Err(message) = connection.run().await {
+            let error = json!({"text": message, "code": "mellow"});
+            let _ = connection.send("error", error, &[]).await;
+        }
+    })
+    .await;
 }
 
 /// One event as read.

@@ -359,6 +359,22 @@ async fn slow_clients_are_dropped_without_harming_others() {
     assert!(String::from_utf8_lossy(&buf).contains("\"error\""));
 }
 
+/// Wyoming events up to and including one of `last` kind: their kinds and their payloads joined.
+async fn events_until<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    last: &str,
+) -> (Vec<String>, Vec<u8>) {
+    let (mut kinds, mut audio) = (Vec::new(), Vec::new());
+    loop {
+        let e = read_event(reader).await.unwrap().unwrap();
+        kinds.push(e.kind.clone());
+        audio.extend(e.payload);
+        if e.kind == last {
+            return (kinds, audio);
+        }
+    }
+}
+
 async fn wyoming_send(stream: &mut TcpStream, kind: &str, data: Value) {
     stream
         .write_all(&encode_event(kind, &data, &[]))
@@ -394,16 +410,7 @@ async fn wyoming_describes_and_speaks_whole_and_streamed() {
         ))
         .await
         .unwrap();
-    let mut kinds = Vec::new();
-    let mut audio = Vec::new();
-    loop {
-        let e = read_event(&mut reader).await.unwrap().unwrap();
-        kinds.push(e.kind.clone());
-        audio.extend(e.payload);
-        if e.kind == "audio-stop" {
-            break;
-        }
-    }
+    let (kinds, audio) = events_until(&mut reader, "audio-stop").await;
     assert_eq!(kinds.first().map(String::as_str), Some("audio-start"));
     assert!(audio.len() / 2 > 22_050 / 2 && rms16(&audio) > 0.01);
 
@@ -425,16 +432,7 @@ async fn wyoming_describes_and_speaks_whole_and_streamed() {
             .await
             .unwrap();
     }
-    let mut kinds = Vec::new();
-    let mut audio = Vec::new();
-    loop {
-        let e = read_event(&mut reader).await.unwrap().unwrap();
-        kinds.push(e.kind.clone());
-        audio.extend(e.payload);
-        if e.kind == "synthesize-stopped" {
-            break;
-        }
-    }
+    let (kinds, audio) = events_until(&mut reader, "synthesize-stopped").await;
     assert_eq!(kinds[0], "audio-start");
     assert_eq!(
         &kinds[kinds.len() - 2..],

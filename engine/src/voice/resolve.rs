@@ -21,6 +21,27 @@ pub fn voice_folder() -> Option<PathBuf> {
         })
 }
 
+/// The voice files (`*.safetensors`) in `dir`, sorted by name; none where it cannot be read.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("b.safetensors"), b"").unwrap();
+/// std::fs::write(dir.path().join("notes.txt"), b"").unwrap();
+/// let files = mellow_engine::voice::resolve::voice_files(dir.path());
+/// assert_eq!(files, vec![dir.path().join("b.safetensors")]);
+/// ```
+pub fn voice_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    paths.sort();
+    paths
+}
+
 /// The user's own pronunciations, used by every voice: `lexicon.txt` in the voice folder.
 pub const USER_LEXICON: &str = "lexicon.txt";
 
