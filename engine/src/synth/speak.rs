@@ -529,6 +529,7 @@ impl<'a> SegmentTimer<'a> {
                 start: self.sample(word.ids.start),
                 end: self.sample(word.ids.end),
                 segment: self.clock.index,
+                sentence: self.sentence.sentence,
             }));
             let end = self.clock.start.get() as f64 + self.voice_offset(word.ids.end);
             self.clock.last_word_end.set(Some(end.round() as u64));

@@ -17,6 +17,8 @@ pub struct WordTiming {
     pub end: u64,
     /// The segment (sentence, or part of one) it is in.
     pub segment: usize,
+    /// The written sentence it is in (sentence subtitles have one cue each).
+    pub sentence: usize,
 }
 
 /// A phoneme (stress and length marks joined to it).
@@ -56,7 +58,7 @@ impl TimingEvent {
 /// Which cues a subtitle file has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CueLevel {
-    /// One cue per sentence (a long sentence's parts are cues of their own).
+    /// One cue per written sentence.
     Sentence,
     /// One cue per word.
     Word,
@@ -67,7 +69,7 @@ pub enum CueLevel {
 /// ```
 /// use mellow_engine::synth::timing::{CueLevel, TimingEvent, Timings, WordTiming};
 /// let mut timings = Timings::new(1000);
-/// timings.add(TimingEvent::Word(WordTiming { text: "Hi".into(), source: 0..2, start: 50, end: 400, segment: 0 }));
+/// timings.add(TimingEvent::Word(WordTiming { text: "Hi".into(), source: 0..2, start: 50, end: 400, segment: 0, sentence: 0 }));
 /// assert!(timings.to_srt(CueLevel::Word).contains("00:00:00,050 --> 00:00:00,400\nHi"));
 /// assert!(timings.to_json().contains("\"start_seconds\": 0.05"));
 /// ```
@@ -179,12 +181,12 @@ impl Timings {
                 let mut cues: Vec<(u64, u64, String, usize)> = Vec::new();
                 for w in &self.words {
                     match cues.last_mut() {
-                        Some(cue) if cue.3 == w.segment => {
+                        Some(cue) if cue.3 == w.sentence => {
                             cue.1 = w.end;
                             cue.2.push(' ');
                             cue.2.push_str(&w.text);
                         }
-                        _ => cues.push((w.start, w.end, w.text.clone(), w.segment)),
+                        _ => cues.push((w.start, w.end, w.text.clone(), w.sentence)),
                     }
                 }
                 cues.into_iter().map(|(s, e, t, _)| (s, e, t)).collect()
@@ -246,6 +248,7 @@ mod tests {
             start,
             end,
             segment,
+            sentence: segment,
         })
     }
 
@@ -265,6 +268,21 @@ mod tests {
             "{vtt}"
         );
         assert!(vtt.contains("00:00:01.361 --> 00:03:00.000\nBye."), "{vtt}");
+        // Parts of one sentence (cut where its pitch changes) make one cue.
+        let mut parts = Timings::new(100);
+        for (segment, text) in [(0, "Up"), (1, "and down.")] {
+            parts.add(TimingEvent::Word(WordTiming {
+                text: text.into(),
+                source: 0..0,
+                start: segment as u64 * 100,
+                end: segment as u64 * 100 + 50,
+                segment,
+                sentence: 3,
+            }));
+        }
+        assert!(parts
+            .to_srt(CueLevel::Sentence)
+            .contains("00:00:00,000 --> 00:00:01,500\nUp and down.\n"));
         let srt = t.to_srt(CueLevel::Word);
         assert!(
             srt.starts_with("1\n00:00:00,045 --> 00:00:00,408\nHello,\n\n2\n"),

@@ -46,6 +46,9 @@ pub struct Sentence {
     pub id_gains_db: Vec<f32>,
     /// Silence after it in seconds; `None` for the usual pause between sentences.
     pub pause_after: Option<f32>,
+    /// Which written sentence it is part of (the parts of one, cut where the pitch changes or
+    /// where it is too long, share it).
+    pub sentence: usize,
 }
 
 /// Most phoneme ids the acoustic model takes at once (attention cost grows with the square of

@@ -77,6 +77,7 @@ pub fn read_markup(markup: &Markup, input: &str, rules: &ReadingRules) -> Result
             warnings: markup.warnings.clone(),
             ..Default::default()
         },
+        sentences_read: 0,
     };
     for piece in &markup.pieces {
         reader.piece(piece)?;
@@ -138,6 +139,8 @@ struct Reader<'a> {
     voice_language: Language,
     chunks: Vec<Chunk>,
     reading: TextReading,
+    /// Written sentences read so far.
+    sentences_read: usize,
 }
 
 impl Reader<'_> {
@@ -330,6 +333,8 @@ impl Reader<'_> {
             }
         }
         let last_run = runs.len() - 1;
+        let sentence_number = self.sentences_read;
+        self.sentences_read += 1;
         for (r, run) in runs.into_iter().enumerate() {
             let run_marks: Vec<(String, usize)> = marks
                 .iter()
@@ -346,6 +351,7 @@ impl Reader<'_> {
                     // A sentence too long for the model: the usual pause between its parts.
                     _ => None,
                 };
+                sentence.sentence = sentence_number;
                 self.reading.sentences.push(sentence);
             }
         }
@@ -559,6 +565,8 @@ impl Reader<'_> {
                 false => id_gains_db,
             },
             pause_after: None,
+            // Set by the caller, which knows the written sentence.
+            sentence: 0,
         }
     }
 }
