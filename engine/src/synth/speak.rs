@@ -243,7 +243,7 @@ impl Synthesizer {
             }
             timer.advance(stream.durations(), false, &mut timings.borrow_mut());
             if let Some(gain) = gain.borrow_mut().as_mut() {
-                gain.advance(stream.durations());
+                gain.advance(&timer.starts);
             }
             if hold || keep_mel {
                 kept.push(frames.clone());
@@ -396,11 +396,11 @@ impl SegmentGain {
         })
     }
 
-    /// Frames whose ids have durations now get their gains.
-    fn advance(&mut self, durations: &[f32]) {
-        let mut end: f64 = durations[..self.next_id].iter().map(|&d| d as f64).sum();
-        while self.next_id < durations.len() {
-            end += durations[self.next_id] as f64;
+    /// Frames whose ids are timed now get their gains (`starts`: the frame each id starts at,
+    /// then where the last known one ends, as [`SegmentTimer`] keeps them).
+    fn advance(&mut self, starts: &[f64]) {
+        while self.next_id + 1 < starts.len() {
+            let end = starts[self.next_id + 1];
             let gain = self.id_gains.get(self.next_id).copied().unwrap_or(1.0);
             let frames = (end.ceil() as usize).saturating_sub(self.frame_gains.len());
             self.frame_gains.extend(std::iter::repeat_n(gain, frames));
@@ -495,8 +495,9 @@ impl<'a> SegmentTimer<'a> {
 
     /// The silence to put before the segment for an asked-for break, once the first word's
     /// start is known (`None` until then, or where no break was asked for).
-    fn break_samples(&self, durations: &[f32]) -> Option<u64> {
+    fn break_samples(&mut self, durations: &[f32]) -> Option<u64> {
         let asked = self.clock.break_before?;
+        self.learn(durations);
         // The silence runs up to the first word's first sound (its first symbol, not the blank
         // its timing starts at).
         let first = self.sentence.words.first().map_or(0, |w| {
@@ -507,17 +508,21 @@ impl<'a> SegmentTimer<'a> {
         if first >= durations.len() {
             return None;
         }
-        let before: f64 = durations[..first].iter().map(|&d| d as f64).sum();
-        let leading = (before.ceil() * self.samples_per_frame) as u64;
+        let leading = self.voice_offset(first) as u64;
         Some(asked.saturating_sub(leading))
     }
 
-    /// Times everything whose ids have durations now; `done` once the segment's are all known.
-    fn advance(&mut self, durations: &[f32], done: bool, out: &mut Vec<TimingEvent>) {
+    /// Where each id with a duration starts, in frames.
+    fn learn(&mut self, durations: &[f32]) {
         while self.starts.len() <= durations.len() {
             let at = self.starts.len() - 1;
             self.starts.push(self.starts[at] + durations[at] as f64);
         }
+    }
+
+    /// Times everything whose ids have durations now; `done` once the segment's are all known.
+    fn advance(&mut self, durations: &[f32], done: bool, out: &mut Vec<TimingEvent>) {
+        self.learn(durations);
         let known = durations.len();
         while let Some(word) = self.sentence.words.get(self.next_word) {
             if word.ids.end > known {

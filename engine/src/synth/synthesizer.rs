@@ -14,7 +14,7 @@ use crate::audio::limit::limit;
 use crate::audio::MelConfig;
 use crate::conditioning::Conditioning;
 use crate::error::{candle_message, Error, Result};
-use crate::text::markup::{self, Markup, Piece, Prosody};
+use crate::text::markup::{Markup, Piece, Prosody};
 use crate::text::{
     self, ssml, Lexicon, PhonemeMap, ReadingRules, Sentence, TextReading, MAX_PHONEME_IDS,
 };
@@ -242,18 +242,9 @@ impl Synthesizer {
         if ssml::is_ssml(text) {
             return self.ssml_utterance(text);
         }
-        if text.trim().is_empty() {
-            return Err(Error::input("the text is empty: give some words to speak"));
-        }
-        self.read(&markup::plain_text(text)?, text)
-            .map_err(|e| match e {
-                Error::Input(m) if m.starts_with("nothing to speak") => Error::input(format!(
-                    "nothing to speak in \"{}\"{}",
-                    text.trim(),
-                    m.strip_prefix("nothing to speak").unwrap_or_default()
-                )),
-                other => other,
-            })
+        self.acoustic()?;
+        let reading = text::read_plain_text(text, &self.rules()?)?;
+        Ok(Self::utterance_of(reading))
     }
 
     /// An SSML document (or a fragment of one, taken as inside `<speak>`) → an utterance; see
@@ -291,22 +282,30 @@ impl Synthesizer {
 
     /// What the front end makes of `markup` (from `input`) with this voice's rules.
     pub fn reading(&self, markup: &Markup, input: &str) -> Result<TextReading> {
-        let rules = ReadingRules {
+        text::read_markup(markup, input, &self.rules()?)
+    }
+
+    /// How this voice reads: its language, phoneme map and lexicon.
+    fn rules(&self) -> Result<ReadingRules<'_>> {
+        Ok(ReadingRules {
             language: &self.config.language,
             map: self.phoneme_map()?,
             lexicon: self.lexicon.as_ref(),
-        };
-        text::read_markup(markup, input, &rules)
+        })
     }
 
     fn read(&self, markup: &Markup, input: &str) -> Result<Utterance> {
         self.acoustic()?;
-        let reading = self.reading(markup, input)?;
-        Ok(Utterance {
+        Ok(Self::utterance_of(self.reading(markup, input)?))
+    }
+
+    /// A reading as an utterance: its sentences as segments, after the lead-in.
+    fn utterance_of(reading: TextReading) -> Utterance {
+        Utterance {
             segments: reading.sentences.into_iter().map(Segment::from).collect(),
             warnings: reading.warnings,
             lead_in: LEAD_IN + reading.leading_pause,
-        })
+        }
     }
 
     /// A conditioning file → one segment whose durations (and pitch curve) are given.

@@ -74,15 +74,21 @@ pub struct TextReading {
 /// assert!(reading.warnings[0].contains("U+1F642"));
 /// ```
 pub fn read_text(text: &str, language: &str, map: &PhonemeMap) -> Result<TextReading> {
-    if text.trim().is_empty() {
-        return Err(Error::input("the text is empty: give some words to speak"));
-    }
     let rules = ReadingRules {
         language,
         map,
         lexicon: None,
     };
-    read_markup(&markup::plain_text(text)?, text, &rules).map_err(|e| match e {
+    read_plain_text(text, &rules)
+}
+
+/// Plain text (with inline `[[ phonemes ]]`) read by `rules`; empty text and text with nothing
+/// to speak are errors that quote it.
+pub fn read_plain_text(text: &str, rules: &ReadingRules) -> Result<TextReading> {
+    if text.trim().is_empty() {
+        return Err(Error::input("the text is empty: give some words to speak"));
+    }
+    read_markup(&markup::plain_text(text)?, text, rules).map_err(|e| match e {
         Error::Input(m) if m.starts_with("nothing to speak") => Error::input(format!(
             "nothing to speak in \"{}\"{}",
             text.trim(),
