@@ -16,6 +16,7 @@ use std::path::Path;
 
 use quick_xml::events::Event;
 
+use super::ssml::resolve_entity;
 use super::symbols::PhonemeMap;
 use crate::error::{Error, Result};
 
@@ -130,12 +131,8 @@ impl Lexicon {
                 },
                 Event::Text(t) if field.is_some() => value.push_str(&t.xml10_content()),
                 Event::GeneralRef(r) if field.is_some() => {
-                    if let Ok(Some(c)) = r.resolve_char_ref() {
-                        value.push(c);
-                    } else if let Some(s) =
-                        quick_xml::escape::resolve_predefined_entity(&r.xml10_content())
-                    {
-                        value.push_str(s);
+                    if let Some(s) = resolve_entity(&r) {
+                        value.push_str(&s);
                     }
                 }
                 Event::End(e) => match e.local_name().as_ref() {

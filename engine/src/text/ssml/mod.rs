@@ -43,6 +43,17 @@ pub fn is_ssml(text: &str) -> bool {
     }
 }
 
+/// The text an entity reference stands for: a character reference (`&#x263A;`) or one of XML's
+/// own five (`&amp;` …); `None` for any other (a DOCTYPE's entities are not expanded).
+pub fn resolve_entity(reference: &quick_xml::events::BytesRef) -> Option<String> {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => Some(c.to_string()),
+        Ok(None) => quick_xml::escape::resolve_predefined_entity(&reference.xml10_content())
+            .map(str::to_string),
+        Err(_) => None,
+    }
+}
+
 /// What an open element does to the text inside it.
 #[derive(Debug, Clone)]
 enum Role {
@@ -167,14 +178,7 @@ impl Parser<'_> {
                 }
                 Event::GeneralRef(r) => {
                     let name = self.xml[before + 1..after - 1].to_string();
-                    let resolved = match r.resolve_char_ref() {
-                        Ok(Some(c)) => Some(c.to_string()),
-                        Ok(None) => {
-                            quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string)
-                        }
-                        Err(_) => None,
-                    };
-                    let Some(resolved) = resolved else {
+                    let Some(resolved) = resolve_entity(&r) else {
                         return Err(self.error(
                             before,
                             &format!("unknown entity &{name}; (only XML's own and &#…; are read)"),
