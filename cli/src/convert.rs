@@ -49,6 +49,10 @@ enum Kind {
         /// A Mellow vocoder file to store inside the voice.
         #[arg(long)]
         vocoder: Option<PathBuf>,
+        /// An intonation predictor to store inside the voice
+        /// (tools/train/train_intonation.py's intonation.safetensors).
+        #[arg(long)]
+        intonation: Option<PathBuf>,
         /// The decoder was trained as a score (Grad-TTS-style diffusion), not a flow.
         #[arg(long)]
         score_diffusion: bool,
@@ -111,6 +115,7 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             encoder_heads,
             decoder_heads,
             vocoder,
+            intonation,
             score_diffusion,
             phoneme_map,
             steps,
@@ -123,6 +128,7 @@ pub fn run(args: ConvertArgs) -> Result<()> {
                 encoder_heads,
                 decoder_heads,
                 vocoder,
+                intonation,
                 score_diffusion,
                 phoneme_map,
                 defaults: SynthesisDefaults {

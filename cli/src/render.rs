@@ -50,6 +50,10 @@ pub struct SynthArgs {
     /// Pitch shift in semitones (speed unchanged), e.g. -2 or 3.5.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub pitch: f32,
+    /// Intonation range: 0 speaks on one pitch, 1 as the voice does (default), 2 with twice its
+    /// swings. Needs a voice with an intonation predictor and an F0-aware vocoder.
+    #[arg(long)]
+    pub pitch_range: Option<f32>,
     /// Speaker of a multi-speaker voice.
     #[arg(long, default_value_t = 0)]
     pub speaker: usize,
@@ -185,6 +189,7 @@ pub fn synthesis_options(args: &SynthArgs) -> SynthesisOptions {
         sampler: args.sampler,
         rate: args.rate,
         pitch: args.pitch,
+        pitch_range: args.pitch_range,
         seed: args.seed,
         speaker: args.speaker,
         lead_in: args.lead_in,

@@ -29,6 +29,9 @@ pub struct MatchaOptions {
     pub decoder_heads: Option<usize>,
     /// A Mellow vocoder file whose vocoder the voice carries.
     pub vocoder: Option<PathBuf>,
+    /// An intonation predictor (`tools/train/train_intonation.py`'s `intonation.safetensors`,
+    /// trained on this checkpoint's encoder) for the voice to carry.
+    pub intonation: Option<PathBuf>,
     /// The decoder was trained as a score (Grad-TTS-style diffusion), not a flow.
     pub score_diffusion: bool,
     /// A Piper voice config (JSON with `phoneme_id_map`) whose ids the model was trained on;
@@ -93,6 +96,24 @@ pub fn matcha_voice(input: &Path, opts: &MatchaOptions, about: &Provenance) -> R
                 tensors.insert(k.clone(), t.clone());
             }
         }
+    }
+    if let Some(path) = &opts.intonation {
+        let predictor = candle_core::safetensors::load(path, &candle_core::Device::Cpu)
+            .with_context(|| format!("reading the intonation predictor {}", path.display()))?;
+        let wanted = acoustic.encoder_states();
+        match predictor.get("intonation.conv1.weight").map(Tensor::dims) {
+            Some([_, channels, _]) if *channels == wanted => {}
+            Some(dims) => anyhow::bail!(
+                "{}: the predictor reads {dims:?}-shaped states; this encoder gives {wanted} channels",
+                path.display()
+            ),
+            None => anyhow::bail!("{} holds no intonation predictor", path.display()),
+        }
+        tensors.extend(
+            predictor
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("intonation.")),
+        );
     }
     let mut defaults = opts.defaults.clone();
     if opts.score_diffusion && defaults.sampler.is_flow_matching() {

@@ -11,8 +11,10 @@ pub const MAX_FRAMES_PER_PHONEME: f32 = 1000.0;
 /// Most frames one conditioning file may ask for in all (about 10 minutes at 22 050 Hz and hop
 /// 256): longer speech goes in several files.
 pub const MAX_TOTAL_FRAMES: f32 = 52_000.0;
-/// Most entries in `phonemes`/`ids`, `durations` or `pitch`.
+/// Most entries in `phonemes`/`ids`, `durations`, `pitch` or `pitch_hz`.
 pub const MAX_ENTRIES: usize = 20_000;
+/// F0 values, in Hz, a `pitch_hz` curve may ask for.
+pub const F0_HZ: std::ops::RangeInclusive<f32> = 30.0..=1000.0;
 
 /// A conditioning file as written: phonemes with durations in frames, per symbol or per id.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +31,10 @@ pub struct Conditioning {
     /// Pitch shift in semitones over time, stretched over the frames.
     #[serde(default)]
     pub pitch: Option<Vec<f32>>,
+    /// F0 in Hz over time, stretched over the frames (one value per frame is a curve frame by
+    /// frame); `pitch` shifts it further. Needs an F0-aware vocoder.
+    #[serde(default)]
+    pub pitch_hz: Option<Vec<f32>>,
 }
 
 /// `"phonemes"` as a list of symbols or one string of them.
@@ -45,6 +51,7 @@ pub struct ConditionedIds {
     pub ids: Vec<i64>,
     pub durations: Vec<f32>,
     pub pitch: Option<Vec<f32>>,
+    pub pitch_hz: Option<Vec<f32>>,
 }
 
 impl Conditioning {
@@ -88,6 +95,7 @@ impl Conditioning {
         let too_many = [
             ("durations", self.durations.len()),
             ("pitch", self.pitch.as_ref().map_or(0, Vec::len)),
+            ("pitch_hz", self.pitch_hz.as_ref().map_or(0, Vec::len)),
             ("ids", self.ids.as_ref().map_or(0, Vec::len)),
         ];
         if let Some((name, n)) = too_many.iter().find(|(_, n)| *n > MAX_ENTRIES) {
@@ -123,6 +131,20 @@ impl Conditioning {
             }
             if let Some(bad) = pitch.iter().find(|p| !p.is_finite()) {
                 return Err(Error::input(format!("pitch value {bad} is not a number")));
+            }
+        }
+        if let Some(hz) = &self.pitch_hz {
+            if hz.is_empty() {
+                return Err(Error::input(
+                    "\"pitch_hz\" is empty: leave it out or give values",
+                ));
+            }
+            if let Some(bad) = hz.iter().find(|f| !F0_HZ.contains(*f)) {
+                return Err(Error::input(format!(
+                    "pitch_hz value {bad} is outside {}..={} Hz",
+                    F0_HZ.start(),
+                    F0_HZ.end()
+                )));
             }
         }
         Ok(())
@@ -189,6 +211,7 @@ impl Conditioning {
             ids,
             durations,
             pitch: self.pitch.clone(),
+            pitch_hz: self.pitch_hz.clone(),
         })
     }
 }
@@ -213,6 +236,12 @@ mod tests {
         assert!(error(r#"{"ids": [1], "durations": [0]}"#).contains("less than one frame"));
         assert!(error(r#"{"ids": [1], "durations": [1001]}"#).contains("0..=1000"));
         assert!(error(r#"{"ids": [1], "durations": [9], "pitch": []}"#).contains("empty"));
+        assert!(error(r#"{"ids": [1], "durations": [9], "pitch_hz": []}"#).contains("empty"));
+        let low = error(r#"{"ids": [1], "durations": [9], "pitch_hz": [120, 5]}"#);
+        assert!(
+            low.contains("pitch_hz value 5 is outside 30..=1000 Hz"),
+            "{low}"
+        );
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct SpeechRequest {
     /// Semitones.
     #[serde(default)]
     pub pitch: Option<f32>,
+    /// Intonation range (0 monotone, 1 the voice's own).
+    #[serde(default)]
+    pub pitch_range: Option<f32>,
     /// The input is SSML.
     #[serde(default)]
     pub ssml: Option<bool>,
@@ -135,6 +138,7 @@ pub fn parse_speech_request(body: &[u8], max_text_bytes: usize) -> Result<Checke
             temperature: request.temperature,
             rate: request.speed,
             pitch: request.pitch.unwrap_or(0.0),
+            pitch_range: request.pitch_range,
             seed: request.seed.unwrap_or(0),
             ..Default::default()
         },

@@ -186,6 +186,11 @@ impl AcousticConfig {
         4
     }
 
+    /// Channels of the text encoder's states: its own and the speaker embedding's.
+    pub fn encoder_states(&self) -> usize {
+        self.encoder.n_channels + if self.n_spks > 1 { self.spk_emb_dim } else { 0 }
+    }
+
     /// Channels the decoder's estimator takes: noisy mel, prior mu and the speaker embedding.
     pub fn estimator_in_channels(&self) -> usize {
         2 * self.n_feats + if self.n_spks > 1 { self.spk_emb_dim } else { 0 }

@@ -176,6 +176,9 @@ pub struct EncoderOutput {
     pub mu: Tensor,
     /// Log durations in frames, `[1, 1, N]`.
     pub log_durations: Tensor,
+    /// The transformer's states that both come from, `[1, C, N]` (what the intonation predictor
+    /// reads).
+    pub states: Tensor,
 }
 
 /// Matcha's `TextEncoder` (parameters under `encoder.`).
@@ -265,6 +268,7 @@ impl TextEncoder {
         Ok(EncoderOutput {
             mu: self.proj_m.forward(&x)?,
             log_durations: self.proj_w.forward(&x)?,
+            states: x,
         })
     }
 }

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod encoder;
 pub mod estimator;
+pub mod intonation;
 pub mod mel_stream;
 pub mod model;
 pub mod noise;

@@ -7,6 +7,7 @@ use candle_nn::{Embedding, VarBuilder};
 use super::config::{AcousticConfig, DurationRounding};
 use super::encoder::TextEncoder;
 use super::estimator::Estimator;
+use super::intonation::IntonationPredictor;
 use super::sampler::{sample, Sampler, SamplerInput};
 
 /// The prior expanded to frames, padded for the U-Net.
@@ -23,6 +24,7 @@ pub struct AcousticModel {
     encoder: TextEncoder,
     estimator: Estimator,
     spk_emb: Option<Embedding>,
+    intonation: Option<IntonationPredictor>,
     mel_mean: f64,
     mel_std: f64,
     device: Device,
@@ -48,6 +50,7 @@ impl AcousticModel {
             encoder: TextEncoder::new(cfg, vb.pp("encoder"))?,
             estimator: Estimator::new(cfg, vb.pp("decoder.estimator"))?,
             spk_emb,
+            intonation: IntonationPredictor::load(&vb, cfg.encoder_states())?,
             mel_mean: scalar("mel_mean")?,
             mel_std: scalar("mel_std")?,
             device: vb.device().clone(),
@@ -64,6 +67,11 @@ impl AcousticModel {
 
     pub fn estimator(&self) -> &Estimator {
         &self.estimator
+    }
+
+    /// The voice's intonation predictor, when its file has one.
+    pub fn intonation(&self) -> Option<&IntonationPredictor> {
+        self.intonation.as_ref()
     }
 
     pub fn device(&self) -> &Device {

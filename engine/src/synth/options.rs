@@ -19,6 +19,9 @@ pub const RATE: RangeInclusive<f32> = 0.1..=10.0;
 pub const OUTPUT_RATE: RangeInclusive<u32> = 8_000..=384_000;
 /// Pause inserted between sentences, in seconds.
 pub const SENTENCE_PAUSE: f32 = 0.2;
+/// Intonation ranges a caller may ask for: 0 speaks on one pitch, 1 as the voice does, 2 with
+/// twice its swings (in semitones, around the voice's mean pitch).
+pub const PITCH_RANGE: RangeInclusive<f32> = 0.0..=4.0;
 /// Lead-ins, in seconds, a caller may ask for.
 pub const LEAD_INS: RangeInclusive<f32> = 0.0..=10.0;
 /// Silence before an utterance spoken from text, in seconds. Speech that starts at its very first
@@ -43,6 +46,9 @@ pub struct SynthesisOptions {
     pub rate: Option<f32>,
     /// Pitch shift in semitones, speed unchanged.
     pub pitch: f32,
+    /// Intonation range (see [`PITCH_RANGE`]; default 1). Needs a voice with an intonation
+    /// predictor and an F0-aware vocoder.
+    pub pitch_range: Option<f32>,
     pub seed: u64,
     pub speaker: usize,
     /// Silence before the utterance in seconds (default: the utterance's own, see
@@ -58,6 +64,7 @@ pub struct ResolvedOptions {
     pub sampler: Sampler,
     pub rate: f32,
     pub pitch: f32,
+    pub pitch_range: f32,
     pub seed: u64,
     pub speaker: usize,
     pub lead_in: Option<f32>,
@@ -87,6 +94,7 @@ impl SynthesisOptions {
             sampler: self.sampler.unwrap_or(defaults.sampler),
             rate: self.rate.unwrap_or(defaults.rate),
             pitch: self.pitch,
+            pitch_range: self.pitch_range.unwrap_or(1.0),
             seed: self.seed,
             speaker: self.speaker,
             lead_in: self.lead_in,
@@ -95,6 +103,7 @@ impl SynthesisOptions {
         check_within("temperature", resolved.temperature, &TEMPERATURE)?;
         check_within("rate", resolved.rate, &RATE)?;
         check_pitch(resolved.pitch)?;
+        check_within("pitch range", resolved.pitch_range, &PITCH_RANGE)?;
         if let Some(lead_in) = resolved.lead_in {
             check_within("lead-in", lead_in, &LEAD_INS)?;
         }
@@ -205,6 +214,8 @@ mod tests {
                 .unwrap()
                 .to_string()
         };
+        let refused_message =
+            |opts: SynthesisOptions| opts.resolve(&defaults, None).unwrap_err().to_string();
         let o = SynthesisOptions::default;
         assert_eq!(
             refused(SynthesisOptions {
@@ -228,6 +239,11 @@ mod tests {
             "rate"
         );
         assert_eq!(refused(SynthesisOptions { pitch: 25.0, ..o() }), "pitch");
+        let range = SynthesisOptions {
+            pitch_range: Some(-1.0),
+            ..o()
+        };
+        assert!(refused_message(range).starts_with("pitch range must be 0..=4"));
         let resolved = o().resolve(&defaults, None).unwrap();
         assert_eq!(
             (resolved.steps, resolved.sampler, resolved.rate),

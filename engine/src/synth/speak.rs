@@ -196,6 +196,11 @@ impl Synthesizer {
         let Some(model) = &self.acoustic else {
             return Err(no_acoustic_model());
         };
+        let intonation = intonation_plan(model, f0_aware, &opts, self.vocoder.name())?;
+        let given_f0 = given_f0_curve(segment, &opts, f0_aware, self.vocoder.name())?;
+        if let Some(curve) = &given_f0 {
+            self.vocoder.follow_f0(curve);
+        }
         let rate = self.vocoder_mel.sample_rate;
         let emit = RefCell::new(emit);
         let mut tape = TapeSpeed::new(rate, opts.pitch)?;
@@ -230,8 +235,16 @@ impl Synthesizer {
         }
         let mut kept = Vec::new();
         let mut break_pending = clock.break_before.is_some();
+        let mut f0_curve = Vec::new();
         while let Some(frames) = on_acoustic_thread(|| stream.next_frames())? {
             check_finite(&frames, "the acoustic model")?;
+            if let Some(range) = intonation.as_ref().filter(|_| given_f0.is_none()) {
+                let done = f0_curve.len();
+                if let Some(curve) = stream.intonation(done..done + frames.dim(2)?) {
+                    f0_curve.extend(curve.into_iter().map(|l| range.apply(l)));
+                    self.vocoder.follow_f0(&f0_curve);
+                }
+            }
             if break_pending {
                 if let Some(samples) = timer.break_samples(stream.durations()) {
                     break_pending = false;
@@ -643,6 +656,72 @@ fn pitch_plan(segment: &Segment, opts: &ResolvedOptions, f0_aware: bool) -> Resu
     Ok(plan)
 }
 
+/// How the voice's own intonation is played: scaled around its mean log-F0.
+struct IntonationRange {
+    mean: f32,
+    range: f32,
+}
+
+impl IntonationRange {
+    fn apply(&self, log_f0: f32) -> f32 {
+        self.mean + self.range * (log_f0 - self.mean)
+    }
+}
+
+/// The intonation to play when the voice has a predictor and the vocoder plays a given F0 (else
+/// the mel's own pitch plays); a range other than 1 without both is refused, naming what lacks.
+fn intonation_plan(
+    model: &AcousticModel,
+    f0_aware: bool,
+    opts: &ResolvedOptions,
+    vocoder: &str,
+) -> Result<Option<IntonationRange>> {
+    let predictor = model.intonation();
+    if opts.pitch_range != 1.0 && (predictor.is_none() || !f0_aware) {
+        return Err(Error::input(format!(
+            "pitch range needs a voice with an intonation predictor and an F0-aware vocoder \
+             (this voice has {}; the vocoder is `{vocoder}`{})",
+            if predictor.is_some() { "one" } else { "none" },
+            if f0_aware {
+                ""
+            } else {
+                ", which plays the pitch its mel holds: use the harmonic vocoder"
+            }
+        )));
+    }
+    Ok(predictor.filter(|_| f0_aware).map(|p| IntonationRange {
+        mean: p.mean_log_f0(),
+        range: opts.pitch_range * p.range_scale(),
+    }))
+}
+
+/// A conditioning file's F0 curve in Hz as log-F0 per frame of the segment (its frames are
+/// known from the given durations); refused, naming what lacks, without an F0-aware vocoder.
+fn given_f0_curve(
+    segment: &Segment,
+    opts: &ResolvedOptions,
+    f0_aware: bool,
+    vocoder: &str,
+) -> Result<Option<Vec<f32>>> {
+    let Some(hz) = &segment.f0_hz else {
+        return Ok(None);
+    };
+    let Some(durations) = &segment.durations else {
+        return Err(Error::input("a pitch curve in Hz needs durations"));
+    };
+    if !f0_aware {
+        return Err(Error::input(format!(
+            "a pitch curve in Hz needs an F0-aware vocoder: `{vocoder}` plays the pitch its mel \
+             holds (use the harmonic vocoder, or a curve in semitones)"
+        )));
+    }
+    // The frame count as the mel stream reaches it: the scaled durations summed in order.
+    let total = durations.iter().fold(0f32, |acc, d| acc + d / opts.rate);
+    let frames = total.max(1.0) as usize;
+    let log_hz: Vec<f32> = hz.iter().map(|f| f.ln()).collect();
+    Ok(Some(stretch_curve(&log_hz, frames)))
+}
+
 /// A pitch offset as a tape played faster or slower: the speech is made slower by the pitch
 /// ratio (see [`without_pitch`]) and played that much faster, so its length stays and its
 /// fundamental moves by the offset (with the formants). A shift of the mel alone moves the
@@ -780,6 +859,7 @@ mod tests {
             sampler: crate::acoustic::Sampler::Euler,
             rate: 1.0,
             pitch,
+            pitch_range: 1.0,
             seed: 0,
             speaker: 0,
             lead_in: None,
@@ -795,6 +875,7 @@ mod tests {
             sentence,
             durations,
             pitch_curve,
+            f0_hz: None,
         }
     }
 

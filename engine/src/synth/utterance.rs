@@ -23,6 +23,8 @@ pub struct Segment {
     pub sentence: Sentence,
     pub durations: Option<Vec<f32>>,
     pub pitch_curve: Option<Vec<f32>>,
+    /// F0 in Hz over time, stretched over the segment's frames (an F0-aware vocoder plays it).
+    pub f0_hz: Option<Vec<f32>>,
 }
 
 impl From<Sentence> for Segment {
@@ -31,6 +33,7 @@ impl From<Sentence> for Segment {
             sentence,
             durations: None,
             pitch_curve: None,
+            f0_hz: None,
         }
     }
 }

@@ -70,6 +70,8 @@ pub struct HarmonicVocoder {
     running: Running,
     /// F0 multiplication per frame since the last reset (the last holds beyond; empty: none).
     f0_scale: Vec<f32>,
+    /// F0 (Hz) per frame since the last reset, given in place of the mel's (empty: none).
+    f0_given: Vec<f32>,
 }
 
 impl HarmonicVocoder {
@@ -121,6 +123,7 @@ impl HarmonicVocoder {
             sample_rate,
             running: Running::default(),
             f0_scale: Vec::new(),
+            f0_given: Vec::new(),
         })
     }
 
@@ -302,6 +305,17 @@ impl Vocoder for HarmonicVocoder {
         true
     }
 
+    fn follow_f0(&mut self, log_f0: &[f32]) -> bool {
+        self.f0_given.clear();
+        // A curve from outside may hold anything: keep F0 between 20 Hz and a quarter of the rate.
+        let top = self.sample_rate as f32 / 4.0;
+        self.f0_given.extend(log_f0.iter().map(|l| match l.exp() {
+            f if f.is_finite() => f.clamp(20.0, top),
+            _ => RESTING_F0,
+        }));
+        true
+    }
+
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>> {
         self.reset();
         let frames = mel.dims3()?.2;
@@ -328,9 +342,18 @@ impl Vocoder for HarmonicVocoder {
         let reach = self.backbone.reach();
         let known = env_frames.start.saturating_sub(reach)..(env_frames.end + reach).min(frames);
         let (mut f0, voiced) = self.pitch_of(&mel, frames, known.clone());
+        // Frame t of this mel is frame `first + t` since the reset.
+        let first = (self.running.next_sample / hop as u64) as i64 - keep.start as i64;
+        for (i, f) in f0.iter_mut().enumerate() {
+            let at = first + (known.start + i) as i64;
+            if let Some(&given) = usize::try_from(at)
+                .ok()
+                .and_then(|at| self.f0_given.get(at))
+            {
+                *f = given;
+            }
+        }
         if let Some(&last) = self.f0_scale.last() {
-            // Frame t of this mel is frame `first + t` since the reset.
-            let first = (self.running.next_sample / hop as u64) as i64 - keep.start as i64;
             for (i, f) in f0.iter_mut().enumerate() {
                 let at = first + (known.start + i) as i64;
                 *f *= usize::try_from(at)

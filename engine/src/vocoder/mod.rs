@@ -36,6 +36,13 @@ pub trait Vocoder: Send {
     fn shift_pitch(&mut self, _semitones: &[f32]) -> bool {
         false
     }
+    /// Plays F0 `exp(log_f0[t])` Hz at frame `t` counted from the last reset, where the mel is
+    /// voiced, instead of the F0 the mel holds (frames past the curve keep the mel's; empty:
+    /// the mel's everywhere). A shift from [`Vocoder::shift_pitch`] still applies on top. False
+    /// when this vocoder cannot.
+    fn follow_f0(&mut self, _log_f0: &[f32]) -> bool {
+        false
+    }
     /// Turns a log-mel `[1, n_mels, T]` into mono samples (`T * hop_length` of them).
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>>;
     /// The samples of frames `keep` only, the rest of `mel` being context. A vocoder may skip

@@ -76,6 +76,13 @@ impl Voice {
         })
     }
 
+    /// The voice with `extra` tensors added (same names replaced): a part kept in a file of
+    /// its own.
+    pub fn with_tensors(mut self, extra: HashMap<String, Tensor>) -> Self {
+        self.tensors.extend(extra);
+        self
+    }
+
     pub fn tensors(&self) -> &HashMap<String, Tensor> {
         &self.tensors
     }

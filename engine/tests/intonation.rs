@@ -1,0 +1,186 @@
+//! The voice's own intonation, heard in the audio: with the harmonic vocoder the built-in voice's
+//! intonation predictor sets F0, and `pitch_range` scales its swings (0: one pitch, at the
+//! voice's mean). F0 is measured from the samples with an autocorrelation tracker.
+
+use mellow_engine::{SynthesisOptions, Synthesizer};
+
+const HARMONIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/voices/harmonic.safetensors");
+const TEXT: &str = "Who left the door open? She finished the report before noon.";
+
+fn render(synth: &mut Synthesizer, range: f32) -> Vec<f32> {
+    let options = SynthesisOptions {
+        pitch_range: Some(range),
+        ..Default::default()
+    };
+    synth.speak_text(TEXT, &options).unwrap().samples
+}
+
+/// F0 of each clearly voiced 40 ms frame (10 ms apart), by normalised autocorrelation over
+/// 60–300 Hz.
+fn f0_track(samples: &[f32], rate: u32) -> Vec<f32> {
+    f0_track_at(samples, rate)
+        .into_iter()
+        .map(|(_, f0)| f0)
+        .collect()
+}
+
+/// [`f0_track`] with each voiced frame's index.
+fn f0_track_at(samples: &[f32], rate: u32) -> Vec<(usize, f32)> {
+    let frame = rate as usize / 25;
+    let (shortest, longest) = (rate as usize / 300, rate as usize / 60);
+    let loudest = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+    let mut out = Vec::new();
+    let starts = (0..samples.len().saturating_sub(frame + longest)).step_by(rate as usize / 100);
+    for (k, start) in starts.enumerate() {
+        let x = &samples[start..start + frame + longest];
+        let energy: f32 = x[..frame].iter().map(|v| v * v).sum();
+        if (energy / frame as f32).sqrt() < 0.05 * loudest {
+            continue;
+        }
+        let score = |lag: usize| {
+            let (mut ab, mut aa, mut bb) = (0f32, 0f32, 0f32);
+            for i in 0..frame {
+                ab += x[i] * x[i + lag];
+                aa += x[i] * x[i];
+                bb += x[i + lag] * x[i + lag];
+            }
+            ab / (aa * bb).sqrt().max(1e-9)
+        };
+        let (lag, best) = (shortest..=longest)
+            .map(|lag| (lag, score(lag)))
+            .fold((0, f32::MIN), |a, b| if b.1 > a.1 { b } else { a });
+        if best > 0.8 {
+            out.push((k, rate as f32 / lag as f32));
+        }
+    }
+    out
+}
+
+/// p10, p50 and p90 of a track.
+fn percentiles(track: &[f32]) -> [f32; 3] {
+    let mut sorted = track.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let at = |q: f32| sorted[((sorted.len() - 1) as f32 * q) as usize];
+    [at(0.1), at(0.5), at(0.9)]
+}
+
+fn semitones(low: f32, high: f32) -> f32 {
+    12.0 * (high / low).log2()
+}
+
+#[test]
+fn the_pitch_range_scales_the_voices_own_intonation() {
+    let mut synth = Synthesizer::for_names("", Some(HARMONIC), true).unwrap();
+    let rate = synth.sample_rate();
+    let spans: Vec<(f32, f32)> = [0.0, 1.0, 2.0]
+        .iter()
+        .map(|&range| {
+            let track = f0_track(&render(&mut synth, range), rate);
+            assert!(track.len() > 50, "{} voiced frames", track.len());
+            let [p10, p50, p90] = percentiles(&track);
+            println!("range {range}: F0 p10 {p10:.1} p50 {p50:.1} p90 {p90:.1} Hz");
+            (semitones(p10, p90), p50)
+        })
+        .collect();
+    let (flat, flat_median) = spans[0];
+    let (own, _) = spans[1];
+    let (doubled, _) = spans[2];
+    // One pitch, at the voice's mean (about 90 Hz for the built-in voice).
+    assert!(flat < 1.0, "monotone span {flat} st");
+    assert!((80.0..100.0).contains(&flat_median), "{flat_median} Hz");
+    // The voice's own intonation moves (the mel's own pitch spanned 2–4 semitones here).
+    assert!(own > 4.5, "span {own} st");
+    assert!(
+        (1.6..2.4).contains(&(doubled / own)),
+        "range 2 spans {doubled} st against {own}"
+    );
+}
+
+#[test]
+fn a_pitch_range_without_an_f0_aware_vocoder_is_refused_by_name() {
+    let mut synth = Synthesizer::for_names("", None, true).unwrap();
+    let options = SynthesisOptions {
+        pitch_range: Some(0.5),
+        ..Default::default()
+    };
+    let err = synth.speak_text(TEXT, &options).unwrap_err().to_string();
+    assert!(
+        err.contains("pitch range") && err.contains("harmonic vocoder"),
+        "{err}"
+    );
+    // The voice's own range is no change at all, and speaks.
+    let own = SynthesisOptions {
+        pitch_range: Some(1.0),
+        ..Default::default()
+    };
+    assert!(!synth.speak_text(TEXT, &own).unwrap().samples.is_empty());
+}
+
+/// Median distance in semitones between a track and the curve asked, frame by frame (the
+/// curve stretched over the samples as over the frames).
+fn median_error(track: &[(usize, f32)], asked: impl Fn(f32) -> f32, samples: usize) -> f32 {
+    let mut errors: Vec<f32> = track
+        .iter()
+        .map(|&(at, f0)| semitones(asked(at as f32 / samples as f32), f0).abs())
+        .collect();
+    errors.sort_by(f32::total_cmp);
+    errors[errors.len() / 2]
+}
+
+#[test]
+fn a_conditioning_files_curve_in_hz_is_the_pitch_heard() {
+    use mellow_engine::conditioning::Conditioning;
+    let mut synth = Synthesizer::for_names("", Some(HARMONIC), true).unwrap();
+    let rate = synth.sample_rate();
+    let opts = synth.resolve(&SynthesisOptions::default()).unwrap();
+    let say = |synth: &mut Synthesizer, curve: &str| {
+        let json = format!(
+            r#"{{"phonemes": "maɪ nˈeɪm ɪz ɐ lˈɔŋ wˈʌn", "durations": [9, 12, 14, 6, 8, 12, 16, 9, 8, 12, 9, 8, 9, 12, 16, 12, 6, 10, 12, 16, 14, 12, 10, 12], "pitch_hz": {curve}}}"#
+        );
+        let utterance = synth
+            .conditioned_utterance(&Conditioning::from_json(&json).unwrap())
+            .unwrap();
+        let mut samples = Vec::new();
+        synth.speak(&utterance, &opts, rate, &mut samples).unwrap();
+        samples
+    };
+    let monotone = say(&mut synth, "[120]");
+    let track = located_f0_track(&monotone, rate);
+    let error = median_error(&track, |_| 120.0, monotone.len());
+    println!(
+        "monotone 120 Hz: median error {error:.3} st over {} frames",
+        track.len()
+    );
+    assert!(track.len() > 40 && error < 0.5, "{error} st");
+    let glide = say(&mut synth, "[100, 220]");
+    let track = located_f0_track(&glide, rate);
+    let error = median_error(&track, |x| 100.0 * 2.2f32.powf(x), glide.len());
+    println!(
+        "glide 100-220 Hz: median error {error:.3} st over {} frames",
+        track.len()
+    );
+    assert!(track.len() > 40 && error < 0.5, "{error} st");
+
+    // Without an F0-aware vocoder the curve cannot be played, and that is said.
+    let mut plain = Synthesizer::for_names("", None, true).unwrap();
+    let json = r#"{"phonemes": "maɪ", "durations": [9, 12, 10], "pitch_hz": [120]}"#;
+    let utterance = plain
+        .conditioned_utterance(&Conditioning::from_json(json).unwrap())
+        .unwrap();
+    let opts = plain.resolve(&SynthesisOptions::default()).unwrap();
+    let err = plain
+        .speak(&utterance, &opts, rate, &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("F0-aware vocoder"), "{err}");
+}
+
+/// [`f0_track`] with each frame's centre sample.
+fn located_f0_track(samples: &[f32], rate: u32) -> Vec<(usize, f32)> {
+    let step = rate as usize / 100;
+    let frame = rate as usize / 25;
+    f0_track_at(samples, rate)
+        .into_iter()
+        .map(|(k, f0)| (k * step + frame / 2, f0))
+        .collect()
+}
