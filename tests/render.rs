@@ -636,3 +636,55 @@ fn the_built_in_voice_answers_to_its_listed_name() {
     let missing = run(&["info", "no-such-voice"], None);
     assert_fails_with(&missing, "mellow voices");
 }
+
+#[test]
+fn the_plot_shows_the_pitch_asked_and_the_pitch_heard_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let harmonic = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../engine/voices/harmonic.safetensors");
+    let (out, plot) = (dir.path().join("x.wav"), dir.path().join("x.png"));
+    assert_ok(&run(
+        &[
+            "render",
+            "Who left the door open?",
+            "--vocoder",
+            s(&harmonic),
+            "--pitch",
+            "5",
+            "-o",
+            s(&out),
+            "--plot",
+            s(&plot),
+        ],
+        None,
+    ));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&plot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    // 80 mel bands of 3 pixels, then the pitch panel.
+    assert_eq!(h, 80 * 3 + 150);
+    let at = |x: usize, y: usize| &pixels[(y * w + x) * 3..(y * w + x) * 3 + 3];
+    let rows_of = |x: usize, colour: [u8; 3]| -> Vec<usize> {
+        (240..h).filter(|&y| at(x, y) == colour).collect()
+    };
+    // Where a column has both, the heard F0 (orange dots) lies on the asked line (white):
+    // 50 pixels are an octave, so 3 pixels are under a semitone.
+    let mut gaps = Vec::new();
+    for x in 0..w {
+        let (asked, heard) = (rows_of(x, [255, 255, 255]), rows_of(x, [255, 140, 0]));
+        if let Some(&a) = asked.first() {
+            if let Some(gap) = heard.iter().map(|&h| h.abs_diff(a)).min() {
+                gaps.push(gap);
+            }
+        }
+    }
+    gaps.sort_unstable();
+    assert!(gaps.len() > 60, "{} columns with both", gaps.len());
+    assert!(
+        gaps[gaps.len() / 2] <= 3,
+        "median gap {} px",
+        gaps[gaps.len() / 2]
+    );
+}

@@ -1,12 +1,31 @@
-//! `--plot`: the mel spectrogram as a PNG, with phoneme boundaries as vertical lines.
+//! `--plot`: the mel spectrogram as a PNG, with phoneme boundaries as vertical lines, and under it
+//! the pitch: the F0 an F0-aware vocoder was asked to play (a white line) and the F0 heard in the
+//! audio (orange dots), on a log axis from 50 to 400 Hz with a line at each octave.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use mellow_engine::audio::f0::track_f0;
 use mellow_engine::MelOutput;
 
 const CELL_W: usize = 3;
 const CELL_H: usize = 3;
+/// The pitch panel: its height in pixels and the range it shows, in Hz (three octaves).
+const PITCH_H: usize = 150;
+const PITCH_LOW: f32 = 50.0;
+const PITCH_HIGH: f32 = 400.0;
+const ASKED: [u8; 3] = [255, 255, 255];
+const HEARD: [u8; 3] = [255, 140, 0];
+
+/// The audio the mels became, to show the pitch heard.
+pub struct HeardAudio<'a> {
+    pub samples: &'a [f32],
+    pub rate: u32,
+    /// Output samples per mel frame.
+    pub samples_per_frame: f64,
+    /// Where each mel's audio ends in `samples`.
+    pub segment_ends: &'a [usize],
+}
 
 /// A perceptual-ish colour ramp from dark blue to yellow.
 fn colour(v: f32) -> [u8; 3] {
@@ -17,7 +36,7 @@ fn colour(v: f32) -> [u8; 3] {
     [r, g, b]
 }
 
-pub fn write_plot(path: &Path, mels: &[MelOutput]) -> Result<()> {
+pub fn write_plot(path: &Path, mels: &[MelOutput], heard: Option<HeardAudio>) -> Result<()> {
     let mut columns: Vec<Vec<f32>> = Vec::new();
     let mut boundaries = Vec::new();
     for m in mels {
@@ -43,7 +62,17 @@ pub fn write_plot(path: &Path, mels: &[MelOutput]) -> Result<()> {
         .flatten()
         .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     let span = (hi - lo).max(1e-6);
-    let (w, h) = (columns.len() * CELL_W, bands * CELL_H);
+    let asked: Vec<Option<f32>> = mels
+        .iter()
+        .flat_map(|m| {
+            let frames = m.mel.dim(2).unwrap_or(0);
+            (0..frames).map(move |f| m.asked_f0.as_ref().and_then(|c| c.get(f).copied()))
+        })
+        .collect();
+    let heard = heard.map_or_else(Vec::new, |h| heard_per_frame(mels, &h));
+    let panel = asked.iter().any(Option::is_some) || heard.iter().any(Option::is_some);
+    let (w, mel_h) = (columns.len() * CELL_W, bands * CELL_H);
+    let h = mel_h + if panel { PITCH_H } else { 0 };
     let mut pixels = vec![0u8; w * h * 3];
     for (x, col) in columns.iter().enumerate() {
         for (band, v) in col.iter().enumerate() {
@@ -58,9 +87,12 @@ pub fn write_plot(path: &Path, mels: &[MelOutput]) -> Result<()> {
             }
         }
     }
+    if panel {
+        draw_pitch(&mut pixels, w, mel_h, &asked, &heard);
+    }
     for &b in &boundaries {
         let x = (b * CELL_W).min(w - 1);
-        for y in 0..h {
+        for y in 0..mel_h {
             let p = (y * w + x) * 3;
             pixels[p..p + 3].copy_from_slice(&[255, 255, 255]);
         }
@@ -74,4 +106,78 @@ pub fn write_plot(path: &Path, mels: &[MelOutput]) -> Result<()> {
     }
     mellow_engine::audio::wav::write_atomic(path, &bytes)
         .with_context(|| format!("cannot write the plot {}", path.display()))
+}
+
+/// The F0 heard at each mel frame: the audio's track read at each frame's centre.
+fn heard_per_frame(mels: &[MelOutput], heard: &HeardAudio) -> Vec<Option<f32>> {
+    let hop = heard.samples_per_frame.round().max(1.0) as usize;
+    let track = track_f0(heard.samples, heard.rate, hop);
+    let mut out = Vec::new();
+    for (m, &end) in mels.iter().zip(heard.segment_ends) {
+        let frames = m.mel.dim(2).unwrap_or(0);
+        let start = end as f64 - frames as f64 * heard.samples_per_frame;
+        for f in 0..frames {
+            let centre = start + (f as f64 + 0.5) * heard.samples_per_frame;
+            let k = (centre / hop as f64 - 0.5).round();
+            out.push(
+                (k >= 0.0)
+                    .then(|| track.get(k as usize).copied().flatten())
+                    .flatten(),
+            );
+        }
+    }
+    out
+}
+
+/// The pitch panel under the mel: octave lines, the asked F0 as a line, the heard F0 as dots.
+fn draw_pitch(
+    pixels: &mut [u8],
+    w: usize,
+    top: usize,
+    asked: &[Option<f32>],
+    heard: &[Option<f32>],
+) {
+    let octaves = (PITCH_HIGH / PITCH_LOW).log2();
+    let row = |f0: f32| -> Option<usize> {
+        let up = (f0 / PITCH_LOW).log2() / octaves;
+        (0.0..=1.0)
+            .contains(&up)
+            .then(|| top + ((1.0 - up) * (PITCH_H - 1) as f32).round() as usize)
+    };
+    let mut put = |x: usize, y: usize, c: [u8; 3]| {
+        if x < w && y >= top && y < top + PITCH_H {
+            let p = (y * w + x) * 3;
+            pixels[p..p + 3].copy_from_slice(&c);
+        }
+    };
+    for x in 0..w {
+        for y in top..top + PITCH_H {
+            put(x, y, [20, 20, 30]);
+        }
+        let mut octave = PITCH_LOW;
+        while octave <= PITCH_HIGH {
+            if let Some(y) = row(octave) {
+                put(x, y, [70, 70, 90]);
+            }
+            octave *= 2.0;
+        }
+    }
+    // The heard dots first, so that the asked line stays visible over them.
+    for (frame, f0) in heard.iter().enumerate() {
+        if let Some(y) = f0.and_then(row) {
+            for dx in 0..CELL_W {
+                for dy in 0..3 {
+                    put(frame * CELL_W + dx, (y + dy).saturating_sub(1), HEARD);
+                }
+            }
+        }
+    }
+    for (frame, f0) in asked.iter().enumerate() {
+        if let Some(y) = f0.and_then(row) {
+            for dx in 0..CELL_W {
+                put(frame * CELL_W + dx, y, ASKED);
+                put(frame * CELL_W + dx, y + 1, ASKED);
+            }
+        }
+    }
 }

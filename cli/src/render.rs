@@ -19,7 +19,7 @@ use mellow_engine::{
     pool, MelOutput, ResolvedOptions, Sampler, SpeechSink, SynthesisOptions, Synthesizer, Utterance,
 };
 
-use crate::plot::write_plot;
+use crate::plot::{write_plot, HeardAudio};
 use crate::stream_out;
 use crate::timings_out::TimingArgs;
 
@@ -270,6 +270,8 @@ fn utterance_of(synth: &Synthesizer, text: &str, args: &RenderArgs) -> Result<Ut
 struct FileSink {
     wav: WavFileWriter,
     mels: Option<Vec<MelOutput>>,
+    /// The samples and where each segment's end, kept for the plot's pitch panel.
+    heard: Option<(Vec<f32>, Vec<usize>)>,
     timings: Timings,
     bar: Option<ProgressBar>,
 }
@@ -277,6 +279,9 @@ struct FileSink {
 impl SpeechSink for FileSink {
     fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
         self.wav.write(samples)?;
+        if let Some((kept, _)) = &mut self.heard {
+            kept.extend_from_slice(samples);
+        }
         Ok(true)
     }
 
@@ -286,6 +291,9 @@ impl SpeechSink for FileSink {
 
     fn segment_mel(&mut self, _index: usize, mel: MelOutput) -> mellow_engine::Result<()> {
         self.mels.get_or_insert_with(Vec::new).push(mel);
+        if let Some((kept, ends)) = &mut self.heard {
+            ends.push(kept.len());
+        }
         Ok(())
     }
 
@@ -331,6 +339,7 @@ fn render_file(
     let mut sink = FileSink {
         wav: WavFileWriter::create(path, rate)?,
         mels: keep_mels.then(Vec::new),
+        heard: args.plot.is_some().then(Default::default),
         timings: Timings::new(rate),
         bar: progress_bar(utterance.segments.len()),
     };
@@ -345,7 +354,14 @@ fn render_file(
         write_mels(path, &mels)?;
     }
     if let Some(plot) = &args.plot {
-        write_plot(plot, &mels)?;
+        let (samples, segment_ends) = sink.heard.unwrap_or_default();
+        let heard = HeardAudio {
+            samples: &samples,
+            rate,
+            samples_per_frame: synth.hop_length() as f64 * rate as f64 / synth.sample_rate() as f64,
+            segment_ends: &segment_ends,
+        };
+        write_plot(plot, &mels, Some(heard))?;
     }
     args.timing.write(&sink.timings, path)?;
     Ok(())
@@ -498,7 +514,9 @@ fn render_mel(args: &RenderArgs, path: &Path) -> Result<()> {
             &[MelOutput {
                 mel,
                 alignment: Vec::new(),
+                asked_f0: None,
             }],
+            None,
         )?;
     }
     Ok(())

@@ -1,7 +1,9 @@
 //! The voice's own intonation, heard in the audio: with the harmonic vocoder the built-in voice's
 //! intonation predictor sets F0, and `pitch_range` scales its swings (0: one pitch, at the
-//! voice's mean). F0 is measured from the samples with an autocorrelation tracker.
+//! voice's mean). F0 is measured from the samples with the engine's autocorrelation tracker
+//! (itself checked on tones and glides).
 
+use mellow_engine::audio::f0::track_f0;
 use mellow_engine::{SynthesisOptions, Synthesizer};
 
 const HARMONIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/voices/harmonic.safetensors");
@@ -15,45 +17,22 @@ fn render(synth: &mut Synthesizer, range: f32) -> Vec<f32> {
     synth.speak_text(TEXT, &options).unwrap().samples
 }
 
-/// F0 of each clearly voiced 40 ms frame (10 ms apart), by normalised autocorrelation over
-/// 60–300 Hz.
+/// F0 of each voiced frame, 10 ms apart.
 fn f0_track(samples: &[f32], rate: u32) -> Vec<f32> {
-    f0_track_at(samples, rate)
+    located_f0_track(samples, rate)
         .into_iter()
         .map(|(_, f0)| f0)
         .collect()
 }
 
-/// [`f0_track`] with each voiced frame's index.
-fn f0_track_at(samples: &[f32], rate: u32) -> Vec<(usize, f32)> {
-    let frame = rate as usize / 25;
-    let (shortest, longest) = (rate as usize / 300, rate as usize / 60);
-    let loudest = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
-    let mut out = Vec::new();
-    let starts = (0..samples.len().saturating_sub(frame + longest)).step_by(rate as usize / 100);
-    for (k, start) in starts.enumerate() {
-        let x = &samples[start..start + frame + longest];
-        let energy: f32 = x[..frame].iter().map(|v| v * v).sum();
-        if (energy / frame as f32).sqrt() < 0.05 * loudest {
-            continue;
-        }
-        let score = |lag: usize| {
-            let (mut ab, mut aa, mut bb) = (0f32, 0f32, 0f32);
-            for i in 0..frame {
-                ab += x[i] * x[i + lag];
-                aa += x[i] * x[i];
-                bb += x[i + lag] * x[i + lag];
-            }
-            ab / (aa * bb).sqrt().max(1e-9)
-        };
-        let (lag, best) = (shortest..=longest)
-            .map(|lag| (lag, score(lag)))
-            .fold((0, f32::MIN), |a, b| if b.1 > a.1 { b } else { a });
-        if best > 0.8 {
-            out.push((k, rate as f32 / lag as f32));
-        }
-    }
-    out
+/// [`f0_track`] with each frame's centre sample.
+fn located_f0_track(samples: &[f32], rate: u32) -> Vec<(usize, f32)> {
+    let hop = rate as usize / 100;
+    track_f0(samples, rate, hop)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(k, f0)| Some((k * hop + hop / 2, f0?)))
+        .collect()
 }
 
 /// p10, p50 and p90 of a track.
@@ -173,14 +152,4 @@ fn a_conditioning_files_curve_in_hz_is_the_pitch_heard() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("F0-aware vocoder"), "{err}");
-}
-
-/// [`f0_track`] with each frame's centre sample.
-fn located_f0_track(samples: &[f32], rate: u32) -> Vec<(usize, f32)> {
-    let step = rate as usize / 100;
-    let frame = rate as usize / 25;
-    f0_track_at(samples, rate)
-        .into_iter()
-        .map(|(k, f0)| (k * step + frame / 2, f0))
-        .collect()
 }

@@ -1,6 +1,7 @@
 //! Signal processing with no model and no threads: STFT/ISTFT, log-mel, mel-domain pitch
 //! shifts, the output limiter, resampling, PCM/WAV encoding and output files, `.npy` matrices.
 
+pub mod f0;
 pub mod limit;
 pub mod mel;
 pub mod npy;

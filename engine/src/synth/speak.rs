@@ -294,7 +294,11 @@ impl Synthesizer {
         if !tape.finish(&mut *emit.borrow_mut())? {
             return Ok(None);
         }
+        let played = given_f0
+            .as_deref()
+            .or(Some(f0_curve.as_slice()).filter(|c| !c.is_empty()));
         Ok(Some(mel.filter(|_| keep_mel).map(|mel| MelOutput {
+            asked_f0: played.map(|curve| asked_f0(curve, plan.vocoder.as_deref())),
             mel,
             alignment: self.alignment(ids, &durations),
         })))
@@ -693,6 +697,21 @@ fn intonation_plan(
         mean: p.mean_log_f0(),
         range: opts.pitch_range * p.range_scale(),
     }))
+}
+
+/// The F0 an F0-aware vocoder was asked to play per frame, in Hz: the curve it followed (log-F0)
+/// moved by its shift in semitones (one value, or a curve stretched over the frames).
+fn asked_f0(log_f0: &[f32], shift: Option<&[f32]>) -> Vec<f32> {
+    let frames = log_f0.len();
+    let shift = match shift {
+        Some(curve) if !curve.is_empty() => stretch_curve(curve, frames),
+        _ => vec![0.0; frames],
+    };
+    log_f0
+        .iter()
+        .zip(shift)
+        .map(|(l, s)| l.exp() * 2f32.powf(s / 12.0))
+        .collect()
 }
 
 /// A conditioning file's F0 curve in Hz as log-F0 per frame of the segment (its frames are

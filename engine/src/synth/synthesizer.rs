@@ -44,6 +44,9 @@ pub struct MelOutput {
     pub mel: Tensor,
     /// Phoneme symbols and their frame counts (empty when the mel was given).
     pub alignment: Vec<(String, usize)>,
+    /// The F0 (Hz) an F0-aware vocoder was asked to play in each frame; `None` where it played
+    /// the pitch the mel holds.
+    pub asked_f0: Option<Vec<f32>>,
 }
 
 /// A voice's models, ready to synthesise.
@@ -203,6 +206,11 @@ impl Synthesizer {
     /// The rate the voice speaks at, before any resampling.
     pub fn sample_rate(&self) -> u32 {
         self.vocoder_mel.sample_rate
+    }
+
+    /// Samples per mel frame at [`Synthesizer::sample_rate`].
+    pub fn hop_length(&self) -> usize {
+        self.vocoder.hop_length()
     }
 
     pub fn vocoder_name(&self) -> &'static str {
