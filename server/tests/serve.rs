@@ -205,6 +205,13 @@ async fn bad_requests_get_clear_errors() {
             "ssml",
         ),
         (speech("  ", json!({})), 400, "empty"),
+        (speech("x", json!({"pitch_range": 9})), 400, "pitch range"),
+        // The built-in voice's Vocos plays the pitch its mel holds.
+        (
+            speech("x", json!({"pitch_range": 0.5})),
+            400,
+            "F0-aware vocoder",
+        ),
         (
             speech("<speak><s>open</speak>", json!({"ssml": true})),
             400,

@@ -661,7 +661,7 @@ fn pitch_plan(segment: &Segment, opts: &ResolvedOptions, f0_aware: bool) -> Resu
 }
 
 /// How the voice's own intonation is played: scaled around its mean log-F0.
-struct IntonationRange {
+pub(super) struct IntonationRange {
     mean: f32,
     range: f32,
 }
@@ -674,7 +674,7 @@ impl IntonationRange {
 
 /// The intonation to play when the voice has a predictor and the vocoder plays a given F0 (else
 /// the mel's own pitch plays); a range other than 1 without both is refused, naming what lacks.
-fn intonation_plan(
+pub(super) fn intonation_plan(
     model: &AcousticModel,
     f0_aware: bool,
     opts: &ResolvedOptions,

@@ -228,12 +228,18 @@ impl Synthesizer {
             .ok_or_else(|| Error::input("this voice has no phoneme map"))
     }
 
-    /// Fills in the voice's defaults and checks the options against it.
+    /// Fills in the voice's defaults and checks the options against it (a pitch range needs
+    /// an intonation predictor and an F0-aware vocoder).
     pub fn resolve(&self, options: &SynthesisOptions) -> Result<ResolvedOptions> {
-        options.resolve(
+        let resolved = options.resolve(
             &self.config.defaults,
             self.acoustic.as_ref().map(AcousticModel::config),
-        )
+        )?;
+        if let Some(model) = &self.acoustic {
+            let f0_aware = self.vocoder.follows_f0();
+            super::speak::intonation_plan(model, f0_aware, &resolved, self.vocoder.name())?;
+        }
+        Ok(resolved)
     }
 
     /// Text → an utterance of sentences, with warnings about what the voice could not read. A

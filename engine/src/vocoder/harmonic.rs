@@ -305,6 +305,10 @@ impl Vocoder for HarmonicVocoder {
         true
     }
 
+    fn follows_f0(&self) -> bool {
+        true
+    }
+
     fn follow_f0(&mut self, log_f0: &[f32]) -> bool {
         self.f0_given.clear();
         // A curve from outside may hold anything: keep F0 between 20 Hz and a quarter of the rate.

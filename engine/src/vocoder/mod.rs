@@ -43,6 +43,10 @@ pub trait Vocoder: Send {
     fn follow_f0(&mut self, _log_f0: &[f32]) -> bool {
         false
     }
+    /// Whether [`Vocoder::follow_f0`] and [`Vocoder::shift_pitch`] work here.
+    fn follows_f0(&self) -> bool {
+        false
+    }
     /// Turns a log-mel `[1, n_mels, T]` into mono samples (`T * hop_length` of them).
     fn vocode(&mut self, mel: &Tensor) -> Result<Vec<f32>>;
     /// The samples of frames `keep` only, the rest of `mel` being context. A vocoder may skip
