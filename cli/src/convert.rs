@@ -90,6 +90,10 @@ enum Kind {
     Harmonic {
         #[command(flatten)]
         common: Common,
+        /// Added to the voicing logit: above 0 more frames are played as voiced (an acoustic
+        /// model's smooth mels read as less voiced than recordings).
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        voicing_bias: f32,
     },
     /// A Vocos checkpoint → a vocoder file (mel input with the voice's mel settings).
     Vocos {
@@ -152,8 +156,11 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             mellow_convert::hifigan_vocoder(&common.input, variant, &common.provenance())?,
             common,
         ),
-        Kind::Harmonic { common } => (
-            mellow_convert::harmonic_vocoder(&common.input, &common.provenance())?,
+        Kind::Harmonic {
+            common,
+            voicing_bias,
+        } => (
+            mellow_convert::harmonic_vocoder(&common.input, voicing_bias, &common.provenance())?,
             common,
         ),
         Kind::Vocos { common, padding } => {

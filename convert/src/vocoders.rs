@@ -92,8 +92,9 @@ pub fn vocos_vocoder(input: &Path, padding: IstftPadding, about: &Provenance) ->
 /// A harmonic-plus-noise vocoder trained by `tools/train/train_harmonic.py` → a vocoder file's
 /// contents: the networks' sizes read off the weights, the harmonics, hop, noise window and
 /// log-F0 scale from the `hparams.json` the trainer writes beside its weights (the trainer's
-/// defaults when there is none).
-pub fn harmonic_vocoder(input: &Path, about: &Provenance) -> Result<Voice> {
+/// defaults when there is none); `voicing_bias` is added to the voicing logit (see
+/// [`HarmonicConfig::voicing_bias`]).
+pub fn harmonic_vocoder(input: &Path, voicing_bias: f32, about: &Provenance) -> Result<Voice> {
     let tensors = read_checkpoint(input, &["state_dict"])?.tensors;
     let hparams = input.with_file_name("hparams.json");
     let hp: serde_json::Value = match std::fs::read_to_string(&hparams) {
@@ -122,6 +123,7 @@ pub fn harmonic_vocoder(input: &Path, about: &Provenance) -> Result<Voice> {
         n_fft: number("n_fft", 1024.0) as usize,
         log_f0_mean: number("log_f0_mean", 100f64.ln()) as f32,
         log_f0_std: number("log_f0_std", 0.5) as f32,
+        voicing_bias,
     });
     if embed[1] != pitch_embed[1] + 2 {
         bail!(

@@ -130,6 +130,7 @@ fn harmonic_sizes() -> HarmonicConfig {
         n_fft: 1024,
         log_f0_mean: 100f32.ln(),
         log_f0_std: 0.5,
+        voicing_bias: 0.0,
     }
 }
 

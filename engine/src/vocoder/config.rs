@@ -66,6 +66,11 @@ pub struct HarmonicConfig {
     /// The F0 estimator's output scale: log F0 = mean + std · output.
     pub log_f0_mean: f32,
     pub log_f0_std: f32,
+    /// Added to the voicing logit before its sign decides. An acoustic model's mels are smoother
+    /// than the recordings' the estimator learned from and read as less voiced; the committed
+    /// vocoder's bias makes the built-in voice as voiced as its teacher on the dev sentences.
+    #[serde(default)]
+    pub voicing_bias: f32,
 }
 
 /// How Vocos's ISTFT head pads the signal.
@@ -323,6 +328,9 @@ impl VocoderConfig {
                     return Err(
                         "the harmonic vocoder's log-F0 scale must be finite and positive".into(),
                     );
+                }
+                if !(cfg.voicing_bias.is_finite() && cfg.voicing_bias.abs() <= 10.0) {
+                    return Err("the harmonic vocoder's voicing bias must be within ±10".into());
                 }
             }
             Self::Phase { iterations } => {

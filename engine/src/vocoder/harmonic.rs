@@ -150,7 +150,8 @@ impl HarmonicVocoder {
             .chunks_exact(2)
             .map(|r| (r[0] * std + mean).exp())
             .collect();
-        let voiced = out.chunks_exact(2).map(|r| r[1] > 0.0).collect();
+        let bias = self.sizes.voicing_bias;
+        let voiced = out.chunks_exact(2).map(|r| r[1] + bias > 0.0).collect();
         (f0, voiced)
     }
 
