@@ -176,7 +176,6 @@ fn draw_pitch(
         if let Some(y) = f0.and_then(row) {
             for dx in 0..CELL_W {
                 put(frame * CELL_W + dx, y, ASKED);
-                put(frame * CELL_W + dx, y + 1, ASKED);
             }
         }
     }
