@@ -2,6 +2,7 @@
 //! and the one utterance loop every way of speaking goes through ([`Synthesizer::speak`]).
 
 pub mod options;
+mod pitch_plan;
 pub mod speak;
 pub mod synthesizer;
 pub mod timing;

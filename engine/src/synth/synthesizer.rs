@@ -237,7 +237,7 @@ impl Synthesizer {
         )?;
         if let Some(model) = &self.acoustic {
             let f0_aware = self.vocoder.follows_f0();
-            super::speak::intonation_plan(model, f0_aware, &resolved, self.vocoder.name())?;
+            super::pitch_plan::intonation_plan(model, f0_aware, &resolved, self.vocoder.name())?;
         }
         Ok(resolved)
     }
