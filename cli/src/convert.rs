@@ -49,7 +49,7 @@ enum Kind {
         /// A Mellow vocoder file to store inside the voice.
         #[arg(long)]
         vocoder: Option<PathBuf>,
-        /// An intonation predictor to store inside the voice
+        /// An intonation predictor and duration correction to store inside the voice
         /// (tools/train/train_intonation.py's intonation.safetensors).
         #[arg(long)]
         intonation: Option<PathBuf>,

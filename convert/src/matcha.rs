@@ -109,10 +109,11 @@ pub fn matcha_voice(input: &Path, opts: &MatchaOptions, about: &Provenance) -> R
             ),
             None => anyhow::bail!("{} holds no intonation predictor", path.display()),
         }
+        // The predictor and the duration correction measured with it.
         tensors.extend(
             predictor
                 .into_iter()
-                .filter(|(k, _)| k.starts_with("intonation.")),
+                .filter(|(k, _)| k.starts_with("intonation.") || k.starts_with("prosody.")),
         );
     }
     let mut defaults = opts.defaults.clone();

@@ -193,3 +193,37 @@ fn a_stream_with_the_voices_intonation_equals_the_whole_render() {
         .fold(0f32, f32::max);
     assert!(diff <= 1e-4, "max abs difference {diff}");
 }
+
+#[test]
+fn a_voices_duration_scale_lengthens_its_phonemes_and_is_checked() {
+    use mellow_engine::voice::embedded::default_voice;
+    use std::collections::HashMap;
+    let with_scale = |scale: f32| {
+        let tensor = candle_core::Tensor::new(&[scale], &candle_core::Device::Cpu).unwrap();
+        default_voice()
+            .unwrap()
+            .unwrap()
+            .with_tensors(HashMap::from([(
+                "prosody.duration_scale".to_string(),
+                tensor,
+            )]))
+    };
+    let length = |scale: f32| {
+        let mut synth = Synthesizer::new(&with_scale(scale), None).unwrap();
+        synth
+            .speak_text(TEXT, &SynthesisOptions::default())
+            .unwrap()
+            .samples
+            .len() as f32
+    };
+    let (plain, slower) = (length(1.0), length(1.5));
+    assert!(
+        (1.4..1.6).contains(&(slower / plain)),
+        "{slower} samples against {plain}"
+    );
+    let err = Synthesizer::new(&with_scale(3.0), None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("prosody.duration_scale"), "{err}");
+}

@@ -10,6 +10,27 @@ use super::estimator::Estimator;
 use super::intonation::IntonationPredictor;
 use super::sampler::{sample, Sampler, SamplerInput};
 
+/// A voice file's correction of its duration predictor (`prosody.duration_scale`, measured by
+/// `tools/train/train_intonation.py` on held-out recordings): a regression in the log domain
+/// falls short of the mean, so without it the voice speaks a little faster than its recordings.
+pub const DURATION_SCALE: &str = "prosody.duration_scale";
+
+/// The voice's duration scale, 1 when its file has none.
+fn duration_scale(vb: &VarBuilder) -> Result<f32> {
+    if !vb.contains_tensor(DURATION_SCALE) {
+        return Ok(1.0);
+    }
+    let scale = vb
+        .get(1, DURATION_SCALE)?
+        .get(0)?
+        .to_dtype(DType::F32)?
+        .to_scalar::<f32>()?;
+    if !(scale.is_finite() && (0.5..=2.0).contains(&scale)) {
+        candle_core::bail!("{DURATION_SCALE} must be 0.5..=2 (got {scale})")
+    }
+    Ok(scale)
+}
+
 /// The prior expanded to frames, padded for the U-Net.
 pub struct FramePrior {
     /// `[1, n_feats, T_padded]`
@@ -25,6 +46,8 @@ pub struct AcousticModel {
     estimator: Estimator,
     spk_emb: Option<Embedding>,
     intonation: Option<IntonationPredictor>,
+    /// Multiplies the predicted durations before rounding (see [`DURATION_SCALE`]).
+    duration_scale: f32,
     mel_mean: f64,
     mel_std: f64,
     device: Device,
@@ -51,6 +74,7 @@ impl AcousticModel {
             estimator: Estimator::new(cfg, vb.pp("decoder.estimator"))?,
             spk_emb,
             intonation: IntonationPredictor::load(&vb, cfg.encoder_states())?,
+            duration_scale: duration_scale(&vb)?,
             mel_mean: scalar("mel_mean")?,
             mel_std: scalar("mel_std")?,
             device: vb.device().clone(),
@@ -112,6 +136,7 @@ impl AcousticModel {
 
     /// Frames per phoneme: `ceil(exp(logw)) * length_scale`, as Matcha computes them (or rounded
     /// to the nearest frame, as the voice's config says); fractional when the length scale is.
+    /// A voice with a duration scale multiplies `exp(logw)` by it first.
     pub fn durations(&self, log_durations: &[f32], length_scale: f32) -> Vec<f32> {
         let round = |d: f32| match self.cfg.duration_rounding {
             DurationRounding::Ceil => d.ceil(),
@@ -119,7 +144,7 @@ impl AcousticModel {
         };
         log_durations
             .iter()
-            .map(|&l| round(l.exp()) * length_scale)
+            .map(|&l| round(l.exp() * self.duration_scale) * length_scale)
             .collect()
     }
 

@@ -5,8 +5,9 @@ use super::file::Voice;
 use crate::error::Result;
 
 static DEFAULT_VOICE: &[u8] = include_bytes!("../../voices/default.safetensors");
-/// The built-in voice's intonation predictor (`tools/train/train_intonation.py` on its encoder),
-/// kept beside the voice file rather than inside it, so that it can be retrained on its own.
+/// The built-in voice's intonation predictor and duration correction
+/// (`tools/train/train_intonation.py` on its encoder), kept beside the voice file rather than
+/// inside it, so that they can be retrained on their own.
 static DEFAULT_INTONATION: &[u8] = include_bytes!("../../voices/default-intonation.safetensors");
 
 /// The built-in voice, if this build has one.
