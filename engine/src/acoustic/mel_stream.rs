@@ -64,8 +64,8 @@ pub struct MelStream<'m> {
     next_encoder_window: usize,
     /// Prior mean of the encoded ids, `[1, n_feats, encoded]`.
     mu: Option<Tensor>,
-    /// Each encoded id's log-F0 from the voice's intonation predictor (empty without one).
-    log_f0: Vec<f32>,
+    /// Each encoded id's log-F0 from the voice's intonation predictor, when asked for.
+    log_f0: Option<Vec<f32>>,
     /// Frames per encoded id, and their running sum.
     durations: Vec<f32>,
     cumulative: Vec<f32>,
@@ -106,7 +106,7 @@ impl<'m> MelStream<'m> {
             encoded: 0,
             next_encoder_window: 0,
             mu: None,
-            log_f0: Vec::new(),
+            log_f0: None,
             durations: Vec::new(),
             cumulative: Vec::new(),
             emitted: 0,
@@ -123,17 +123,27 @@ impl<'m> MelStream<'m> {
         self
     }
 
+    /// Runs the voice's intonation predictor with the encoder (when it has one), for
+    /// [`MelStream::intonation`].
+    pub fn with_intonation(mut self) -> Self {
+        if self.model.intonation().is_some() {
+            self.log_f0 = Some(Vec::new());
+        }
+        self
+    }
+
     /// Frames per id; complete once the stream has ended.
     pub fn durations(&self) -> &[f32] {
         &self.durations
     }
 
     /// The voice's own F0 over frames `frames` (natural log of Hz), from its intonation predictor
-    /// and the durations known so far; `None` when the voice has no predictor. Asked for frames
-    /// already handed out, it depends only on the ids (their windows decide what is known).
+    /// and the durations known so far; `None` unless the voice has a predictor and the stream
+    /// was started [`MelStream::with_intonation`]. Asked for frames already handed out, it
+    /// depends only on the ids (their windows decide what is known).
     pub fn intonation(&self, frames: std::ops::Range<usize>) -> Option<Vec<f32>> {
-        self.model.intonation()?;
-        Some(frame_curve(&self.log_f0, &self.durations, frames))
+        let log_f0 = self.log_f0.as_ref()?;
+        Some(frame_curve(log_f0, &self.durations, frames))
     }
 
     /// The next final frames, de-normalised `[1, n_feats, n]`, or `None` at the end.
@@ -182,10 +192,9 @@ impl<'m> MelStream<'m> {
         let offset = w.core.start - w.span.start;
         // [1, n_feats, span] -> [1, n_feats, core]
         let mu = out.mu.narrow(2, offset, w.core.len())?.contiguous()?;
-        if let Some(intonation) = self.model.intonation() {
+        if let (Some(kept), Some(intonation)) = (&mut self.log_f0, self.model.intonation()) {
             let log_f0 = intonation.log_f0(&out.states)?;
-            self.log_f0
-                .extend_from_slice(&log_f0[offset..offset + w.core.len()]);
+            kept.extend_from_slice(&log_f0[offset..offset + w.core.len()]);
         }
         let durations = match &self.given_durations {
             Some(d) => d[w.core.clone()].to_vec(),

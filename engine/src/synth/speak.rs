@@ -227,6 +227,9 @@ impl Synthesizer {
         let scales = id_length_scales(&opts, &segment.sentence.id_rates);
         let mut stream = start_mel_stream(model, ids, segment.durations.as_deref(), &opts)?
             .with_length_scales(scales);
+        if intonation.is_some() && given_f0.is_none() {
+            stream = stream.with_intonation();
+        }
         let mut vocoding = ChunkedVocoding::new();
         // A pitch curve is stretched over the whole segment, so its frames are held until the
         // last is known; otherwise each frame is vocoded as soon as it is final.
@@ -240,7 +243,7 @@ impl Synthesizer {
         let mut f0_curve = Vec::new();
         while let Some(frames) = on_acoustic_thread(|| stream.next_frames())? {
             check_finite(&frames, "the acoustic model")?;
-            if let Some(range) = intonation.as_ref().filter(|_| given_f0.is_none()) {
+            if let Some(range) = &intonation {
                 let done = f0_curve.len();
                 if let Some(curve) = stream.intonation(done..done + frames.dim(2)?) {
                     f0_curve.extend(curve.into_iter().map(|l| range.apply(l)));
