@@ -230,3 +230,25 @@ fn the_pipeline_reports_the_words_a_render_times() {
     }
     assert_eq!(words, rendered.timings.words);
 }
+
+#[test]
+fn an_overlong_language_tag_is_read_in_the_voices_language_with_a_warning() {
+    // Found by the SSML fuzz target: such a tag, handed to espeak-ng as a voice name, overflowed
+    // a buffer inside it and aborted the process.
+    let tag = format!("en-{}.GB", "+".repeat(90));
+    let ssml = format!(r#"<speak>One <lang xml:lang="{tag}">colour</lang> two.</speak>"#);
+    let synth = synthesizer();
+    let utterance = synth.ssml_utterance(&ssml).unwrap();
+    assert!(
+        utterance.warnings.iter().any(|w| w.contains("xml:lang")),
+        "{:?}",
+        utterance.warnings
+    );
+    let words: Vec<&str> = utterance.segments[0]
+        .sentence
+        .words
+        .iter()
+        .map(|w| w.text.as_str())
+        .collect();
+    assert_eq!(words, ["One", "colour", "two."]);
+}

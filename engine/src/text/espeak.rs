@@ -165,6 +165,9 @@ pub fn survivable_clause(text: &str) -> Vec<String> {
     pieces
 }
 
+/// Longest voice name handed to espeak-ng (its own names are under 20 characters).
+const MAX_VOICE_NAME: usize = 40;
+
 /// One piece already in a survivable shape (see [`survivable_clause`]) through espeak-ng.
 fn phonemize_piece(text: &str, voice: &str) -> Result<String> {
     let text = CString::new(text).map_err(|_| Error::input("text contains a NUL character"))?;
@@ -176,6 +179,13 @@ fn phonemize_piece(text: &str, voice: &str) -> Result<String> {
     }
     let state = guard.as_mut().expect("initialised above");
     if state.voice != voice {
+        // espeak-ng copies the name into a fixed buffer: only short, plain names reach it.
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_+".contains(&b);
+        if voice.len() > MAX_VOICE_NAME || !voice.bytes().all(plain) {
+            return Err(Error::input(format!(
+                "`{voice}` is not an espeak-ng voice name (at most {MAX_VOICE_NAME} letters, digits, - _ +)"
+            )));
+        }
         let name =
             CString::new(voice).map_err(|_| Error::input("voice name contains a NUL character"))?;
         // SAFETY: plain C call with a valid C string.

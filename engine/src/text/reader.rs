@@ -240,7 +240,8 @@ impl Reader<'_> {
         let voice = self.rules.language.to_string();
         let Some(asked) = asked else { return voice };
         let asked_code = asked.to_ascii_lowercase().replace('_', "-");
-        if Language::for_code(&asked_code) == self.voice_language
+        if is_language_tag(&asked_code)
+            && Language::for_code(&asked_code) == self.voice_language
             && asked_code.split('-').next() == voice.split('-').next()
         {
             return asked_code;
@@ -678,8 +679,26 @@ fn phoneme_words(ipa: &str, source: &Range<usize>, input: &str) -> Vec<(String, 
         .collect()
 }
 
+/// A language tag as BCP 47 writes one (at most 35 characters: subtags of 1 to 8 letters or
+/// digits between hyphens). Only such a tag reaches espeak-ng as a voice name: a longer one
+/// overflows a buffer inside it.
+fn is_language_tag(tag: &str) -> bool {
+    tag.len() <= 35
+        && tag.split('-').all(|sub| {
+            (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_well_formed_language_tags_are_taken() {
+        assert!(is_language_tag("en-gb") && is_language_tag("en-gb-x-rp"));
+        assert!(!is_language_tag(&format!("en-{}gb", "+".repeat(90))));
+        assert!(
+            !is_language_tag("en-abcdefghi") && !is_language_tag("en--gb") && !is_language_tag("")
+        );
+    }
     use super::*;
     use crate::text::markup::plain_text;
 
