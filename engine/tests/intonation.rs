@@ -155,46 +155,6 @@ fn a_conditioning_files_curve_in_hz_is_the_pitch_heard() {
 }
 
 #[test]
-fn a_stream_with_the_voices_intonation_equals_the_whole_render() {
-    use mellow_engine::stream::{Pipeline, PipelineConfig};
-    use std::time::{Duration, Instant};
-    let text = "Streaming starts before the text is done, and the intonation is made window by \
-                window as the encoder runs. The second sentence follows a short pause.";
-    let options = SynthesisOptions {
-        pitch_range: Some(1.5),
-        pitch: 2.0,
-        ..Default::default()
-    };
-    let synth = || Synthesizer::for_names("", Some(HARMONIC), true).unwrap();
-    let whole = synth().speak_text(text, &options).unwrap();
-    let (mut pipeline, mut reader) =
-        Pipeline::start(synth(), options, PipelineConfig::new(whole.sample_rate)).unwrap();
-    let id = pipeline.speak(text).unwrap();
-    let mut streamed = Vec::new();
-    let mut buf = vec![0f32; 4096];
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let n = reader.read_available(&mut buf);
-        streamed.extend_from_slice(&buf[..n]);
-        if n == 0 {
-            if reader.state().finished_utterance() >= id {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the pipeline stalled");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-    assert_eq!(streamed.len(), whole.samples.len());
-    let diff = whole
-        .samples
-        .iter()
-        .zip(&streamed)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(diff <= 1e-4, "max abs difference {diff}");
-}
-
-#[test]
 fn a_voices_duration_scale_lengthens_its_phonemes_and_is_checked() {
     use mellow_engine::voice::embedded::default_voice;
     use std::collections::HashMap;

@@ -67,6 +67,27 @@ fn streamed_audio_equals_the_whole_render() {
 }
 
 #[test]
+fn a_stream_with_the_voices_intonation_equals_the_whole_render() {
+    // The harmonic vocoder plays the intonation predictor's F0, made window by window.
+    let harmonic = concat!(env!("CARGO_MANIFEST_DIR"), "/voices/harmonic.safetensors");
+    let text = "Streaming starts before the text is done, and the intonation is made window by \
+                window as the encoder runs. The second sentence follows a short pause.";
+    let options = SynthesisOptions {
+        pitch_range: Some(1.5),
+        pitch: 2.0,
+        ..Default::default()
+    };
+    let synth = || Synthesizer::for_names("", Some(harmonic), true).unwrap();
+    let whole = synth().speak_text(text, &options).unwrap();
+    let (mut pipeline, mut reader) =
+        Pipeline::start(synth(), options, PipelineConfig::new(whole.sample_rate)).unwrap();
+    let id = pipeline.speak(text).unwrap();
+    let streamed = collect(&mut reader, id);
+    let diff = max_abs_diff(&whole.samples, &streamed);
+    assert!(diff <= 1e-4, "max abs difference {diff}");
+}
+
+#[test]
 fn streamed_audio_at_the_device_rate_equals_the_resampled_render() {
     let options = SynthesisOptions::default();
     let whole = synthesizer().speak_text(TEXT, &options).unwrap();
