@@ -1,13 +1,17 @@
 //! `mellow convert`: the arguments of the checkpoint converters in `mellow-convert`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use candle_core::{DType, Device, Tensor};
 use clap::{Args, Subcommand, ValueEnum};
 use mellow_convert::{HifiganVariant, MatchaOptions, Provenance};
+use mellow_engine::synth::loudness::{measure_reference, CALIBRATION_SENTENCES, REFERENCE_TENSOR};
 use mellow_engine::vocoder::IstftPadding;
 use mellow_engine::voice::config::SynthesisDefaults;
-use mellow_engine::Sampler;
+use mellow_engine::voice::resolve_voice;
+use mellow_engine::{Sampler, Synthesizer};
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -95,6 +99,29 @@ enum Kind {
         #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         voicing_bias: f32,
     },
+    /// Measures a voice's loudness (the median over the Harvard sentences at unity gain) and
+    /// stores it in the voice as its loudness calibration, so that it can be normalised
+    /// (`--loudness`). Writes a voice file, or adds the calibration to a tensors file.
+    Loudness {
+        /// The voice (a file or a name; default: the built-in voice).
+        #[arg(long, default_value = "")]
+        voice: String,
+        /// Measure through this vocoder instead of the voice's own.
+        #[arg(long)]
+        vocoder: Option<String>,
+        /// The voice file to write, the calibration inside (may be the input file).
+        #[arg(
+            short = 'o',
+            long,
+            required_unless_present = "tensors",
+            conflicts_with = "tensors"
+        )]
+        output: Option<PathBuf>,
+        /// A tensors file to add the calibration to instead (the built-in voice keeps its extra
+        /// parts in engine/voices/default-tuning.safetensors).
+        #[arg(long)]
+        tensors: Option<PathBuf>,
+    },
     /// A Vocos checkpoint → a vocoder file (mel input with the voice's mel settings).
     Vocos {
         #[command(flatten)]
@@ -114,6 +141,12 @@ enum Padding {
 
 pub fn run(args: ConvertArgs) -> Result<()> {
     let (voice, common) = match args.kind {
+        Kind::Loudness {
+            voice,
+            vocoder,
+            output,
+            tensors,
+        } => return calibrate_loudness(&voice, vocoder.as_deref(), output, tensors),
         Kind::Matcha {
             common,
             encoder_heads,
@@ -181,6 +214,47 @@ pub fn run(args: ConvertArgs) -> Result<()> {
         common.output.display(),
         voice.parameter_count()
     );
+    Ok(())
+}
+
+/// `mellow convert loudness`: measures, then writes the voice (or the tensors file) atomically.
+fn calibrate_loudness(
+    voice_name: &str,
+    vocoder: Option<&str>,
+    output: Option<PathBuf>,
+    tensors: Option<PathBuf>,
+) -> Result<()> {
+    let mut synth = Synthesizer::for_names(voice_name, vocoder, true)?;
+    let lufs = measure_reference(&mut synth)?;
+    eprintln!(
+        "loudness at unity gain: {lufs:.2} LUFS (median of {} sentences)",
+        CALIBRATION_SENTENCES.len()
+    );
+    let calibration = Tensor::new(&[lufs], &Device::Cpu)?;
+    match (output, tensors) {
+        (Some(output), _) => {
+            let voice = resolve_voice(voice_name)?;
+            let half = voice.tensors().values().any(|t| t.dtype() == DType::F16);
+            let mut extra = HashMap::new();
+            extra.insert(REFERENCE_TENSOR.to_string(), calibration);
+            mellow_convert::save_voice(&voice.with_tensors(extra), &output, half)?;
+            eprintln!("wrote {}", output.display());
+        }
+        (None, Some(path)) => {
+            let mut all = match path.exists() {
+                true => candle_core::safetensors::load(&path, &Device::Cpu)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                false => HashMap::new(),
+            };
+            all.insert(REFERENCE_TENSOR.to_string(), calibration);
+            let tmp = path.with_extension("safetensors.tmp");
+            candle_core::safetensors::save(&all, &tmp)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("added {REFERENCE_TENSOR} to {}", path.display());
+        }
+        (None, None) => anyhow::bail!("give -o VOICE_FILE or --tensors FILE"),
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use mellow_engine::input::{
     check_length, parse_json_lines, read_conditioning, read_file_text, read_mel, read_stdin,
     MAX_BATCH_BYTES, MAX_TEXT_BYTES,
 };
-use mellow_engine::synth::{TimingEvent, Timings};
+use mellow_engine::synth::{Loudness, TimingEvent, Timings};
 use mellow_engine::text::markup::plain_text;
 use mellow_engine::text::ssml::{is_ssml, parse_ssml};
 use mellow_engine::text::{read_markup, Lexicon, PhonemeMap, ReadingRules, TextReading, WordSpan};
@@ -29,7 +29,8 @@ pub struct SynthArgs {
     /// Voice file, or the name of one in the voice folder (default: the built-in voice).
     #[arg(long)]
     pub voice: Option<PathBuf>,
-    /// Vocoder file, or `phase` for the weights-free vocoder (default: the voice's own).
+    /// Vocoder file, `phase` for the weights-free vocoder or `vocos` for the built-in voice's
+    /// Vocos (default: the voice's own; the built-in voice's is the harmonic vocoder).
     #[arg(long)]
     pub vocoder: Option<String>,
     /// Sampler steps (default: the voice's).
@@ -54,6 +55,11 @@ pub struct SynthArgs {
     /// swings. Needs a voice with an intonation predictor and an F0-aware vocoder.
     #[arg(long)]
     pub pitch_range: Option<f32>,
+    /// Output loudness: a target in LUFS (e.g. -16; -23 is EBU R128's broadcast level) or
+    /// `off` for the models' raw level (default -20, peaks under -1 dBTP). Needs a voice with
+    /// a loudness calibration (`mellow convert loudness`); the built-in voice has one.
+    #[arg(long, allow_negative_numbers = true, value_name = "LUFS|off")]
+    pub loudness: Option<Loudness>,
     /// Speaker of a multi-speaker voice.
     #[arg(long, default_value_t = 0)]
     pub speaker: usize,
@@ -193,6 +199,7 @@ pub fn synthesis_options(args: &SynthArgs) -> SynthesisOptions {
         seed: args.seed,
         speaker: args.speaker,
         lead_in: args.lead_in,
+        loudness: args.loudness,
     }
 }
 

@@ -77,7 +77,7 @@ fn the_pitch_range_scales_the_voices_own_intonation() {
 
 #[test]
 fn a_pitch_range_without_an_f0_aware_vocoder_is_refused_by_name() {
-    let mut synth = Synthesizer::for_names("", None, true).unwrap();
+    let mut synth = Synthesizer::for_names("", Some("vocos"), true).unwrap();
     let options = SynthesisOptions {
         pitch_range: Some(0.5),
         ..Default::default()
@@ -141,7 +141,7 @@ fn a_conditioning_files_curve_in_hz_is_the_pitch_heard() {
     assert!(track.len() > 40 && error < 0.5, "{error} st");
 
     // Without an F0-aware vocoder the curve cannot be played, and that is said.
-    let mut plain = Synthesizer::for_names("", None, true).unwrap();
+    let mut plain = Synthesizer::for_names("", Some("vocos"), true).unwrap();
     let json = r#"{"phonemes": "maɪ", "durations": [9, 12, 10], "pitch_hz": [120]}"#;
     let utterance = plain
         .conditioned_utterance(&Conditioning::from_json(json).unwrap())

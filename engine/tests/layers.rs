@@ -13,7 +13,7 @@ const FLOORS: &[&[&str]] = &[
     &["acoustic", "vocoder", "conditioning"],
     &["voice", "input"],
     &["synth"],
-    &["stream"],
+    &["stream", "sing"],
 ];
 
 fn floor_of(module: &str) -> usize {

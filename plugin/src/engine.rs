@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use mellow_engine::synth::Loudness;
 use mellow_engine::voice::resolve_voice;
 use mellow_engine::{Outcome, SpeechSink, SynthesisOptions, Synthesizer};
 
@@ -340,10 +341,14 @@ pub fn load(spec: &str) -> Result<Synthesizer, String> {
     Synthesizer::new(&voice, None).map_err(|e| e.to_string())
 }
 
+/// Loudness of a phrase, in LUFS: 6 LU under the engine's default, so that a few notes played
+/// together stay under full scale (the mix is soft-limited as well).
+pub const PHRASE_LOUDNESS: f32 = -26.0;
+
 /// One line at `semitones` from its own pitch, at the host's rate; `Ok(None)` when `cancelled`
-/// said stop (checked after every chunk the engine makes). The engine moves the pitch like a tape
-/// played faster or slower without the speed change: the length stays, fundamental and formants
-/// move.
+/// said stop (checked after every chunk the engine makes). With an F0-aware vocoder (the
+/// built-in voice's) the engine moves the pitch with the formants kept; with one that plays its
+/// mel's pitch, like a tape played faster or slower without the speed change.
 pub fn speak(
     synth: &mut Synthesizer,
     line: &str,
@@ -358,6 +363,10 @@ pub fn speak(
         pitch: semitones as f32,
         // A note sounds at once.
         lead_in: Some(0.0),
+        loudness: Some(match synth.loudness_reference() {
+            Some(_) => Loudness::Target(PHRASE_LOUDNESS),
+            None => Loudness::Raw,
+        }),
         ..Default::default()
     };
     let opts = synth.resolve(&options).map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 //! `params.rs` holds the parameters and the saved phrase text, `renderer.rs` is an instance's link
 //! to `engine.rs`, the one worker per process that renders every instance's phrases whenever they
 //! or a parameter change, `player.rs` plays them on the audio thread, and `phrases.rs` says which
-//! note speaks which phrase. `process()` only reads events, copies samples and applies the gain;
+//! note speaks which phrase. `process()` only reads events, copies samples, applies the gain and a soft limiter;
 //! in an offline bounce it may also wait for the phrases (see [`MAX_OFFLINE_WAIT`]).
 
 pub mod editor;
@@ -220,6 +220,8 @@ impl Plugin for MellowInstrument {
             for s in mix.iter_mut() {
                 *s *= self.params.gain.smoothed.next();
             }
+            // Voices add up: however many sound together, nothing leaves at full scale.
+            mellow_engine::audio::limit::limit(mix);
             start = end;
         }
         for channel in buffer.as_slice() {

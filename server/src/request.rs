@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use mellow_engine::synth::Loudness;
 use mellow_engine::SynthesisOptions;
 
 /// Output sample rate when a request does not ask for one: OpenAI's `pcm` is 24 kHz.
@@ -54,12 +55,33 @@ pub struct SpeechRequest {
     /// Intonation range (0 monotone, 1 the voice's own).
     #[serde(default)]
     pub pitch_range: Option<f32>,
+    /// Output loudness: a number (LUFS) or "off" (default -20 LUFS).
+    #[serde(default)]
+    pub loudness: Option<LoudnessField>,
     /// The input is SSML.
     #[serde(default)]
     pub ssml: Option<bool>,
     /// Output rate in Hz (default 24 000).
     #[serde(default)]
     pub sample_rate: Option<u32>,
+}
+
+/// A loudness as JSON gives it: a number in LUFS or a word (`off`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum LoudnessField {
+    Lufs(f32),
+    Word(String),
+}
+
+impl LoudnessField {
+    fn parse(&self) -> Result<Loudness, String> {
+        let parsed = match self {
+            LoudnessField::Lufs(lufs) => Ok(Loudness::Target(*lufs)),
+            LoudnessField::Word(word) => word.parse::<Loudness>(),
+        };
+        parsed.map_err(|e| format!("loudness: {e}"))
+    }
 }
 
 /// A request checked and ready to queue.
@@ -140,6 +162,11 @@ pub fn parse_speech_request(body: &[u8], max_text_bytes: usize) -> Result<Checke
             pitch: request.pitch.unwrap_or(0.0),
             pitch_range: request.pitch_range,
             seed: request.seed.unwrap_or(0),
+            loudness: request
+                .loudness
+                .as_ref()
+                .map(LoudnessField::parse)
+                .transpose()?,
             ..Default::default()
         },
         sample_rate,

@@ -206,11 +206,11 @@ async fn bad_requests_get_clear_errors() {
         ),
         (speech("  ", json!({})), 400, "empty"),
         (speech("x", json!({"pitch_range": 9})), 400, "pitch range"),
-        // The built-in voice's Vocos plays the pitch its mel holds.
+        (speech("x", json!({"loudness": "loud"})), 400, "loudness"),
         (
-            speech("x", json!({"pitch_range": 0.5})),
+            speech("x", json!({"loudness": -3})),
             400,
-            "F0-aware vocoder",
+            "loudness (LUFS) must be",
         ),
         (
             speech("<speak><s>open</speak>", json!({"ssml": true})),

@@ -17,6 +17,20 @@ learns to stay put while F0 moves.
     python tools/train/train_harmonic.py --corpus corpus --corpus corpus-shifted --run runs/harmonic \
         --threads 2 --max-minutes 60
 
+Then, as the Vocos was, fine-tune it on what it is given at run time: the acoustic model's own mels
+for the teacher corpus, rendered with the corpus's durations so that they line up with its audio
+(tools/train/predicted_mels.py). Those mels are smoother than a recording's; the target stays the
+recording and its F0 track, so the envelopes learn what the smooth mel leaves out. A pitch-shifted
+copy gets its original's mel: the acoustic model speaks at the voice's own pitch whatever F0 the
+vocoder is asked to play, so the envelope must come out right from a mel whose harmonics do not
+match that F0 (sung notes an octave above the voice came out 9-19 semitones off to Praat without
+this). Most of each batch (`--predicted-share`) comes from such pairs, the rest from the
+recordings' own mels:
+
+    python tools/train/train_harmonic.py --corpus corpus --corpus corpus-shifted --run runs/harmonic-predicted \
+        --init runs/harmonic/last.pt --predicted-mels runs/predicted-mels --predicted-share 0.8 --lr 3e-4 \
+        --schedule-steps 5000 --max-steps 5000 --threads 1
+
 Resumes from RUN/last.pt. Writes RUN/losses.csv, RUN/losses.png and RUN/harmonic.safetensors
 (inference weights, the mel normalisation folded in) with RUN/hparams.json.
 """
@@ -26,6 +40,8 @@ import json
 import math
 import os
 import random
+import re
+import shutil
 import time
 import wave
 
@@ -183,8 +199,9 @@ def stft_losses(out, target):
     return total / len(RESOLUTIONS)
 
 
-def load_items(corpora):
-    """Every utterance with its 16-bit audio and its Praat F0 track at the mel frames."""
+def load_items(corpora, predicted=None):
+    """Every utterance with its 16-bit audio and its Praat F0 track at the mel frames, and, where
+    `predicted` holds one of the same length, the acoustic model's mel for it (`given`)."""
     items = []
     for corpus in corpora:
         for name in sorted(os.listdir(os.path.join(corpus, "wavs"))):
@@ -199,18 +216,34 @@ def load_items(corpora):
             if frames <= SEGMENT_FRAMES + 4:
                 continue
             f0 = np.load(track)
-            items.append({"id": utt, "audio": torch.from_numpy(audio),
-                          "f0": torch.from_numpy(f0["f0"][:frames].astype(np.float32)),
-                          "voiced": torch.from_numpy(f0["voiced"][:frames].astype(np.float32))})
+            item = {"id": utt, "audio": torch.from_numpy(audio),
+                    "f0": torch.from_numpy(f0["f0"][:frames].astype(np.float32)),
+                    "voiced": torch.from_numpy(f0["voiced"][:frames].astype(np.float32))}
+            # A pitch-shifted copy (augment_pitch.py's `ID_p+7`) is given the mel of its
+            # original: the mel at the voice's own pitch, the F0 and audio moved, as when the
+            # engine shifts or sings.
+            base = re.sub(r"_p[+-]\d+$", "", utt)
+            given = os.path.join(predicted, base + ".npy") if predicted else None
+            if given and os.path.exists(given):
+                mel = np.load(given)
+                if mel.shape[0] == N_MELS and abs(mel.shape[1] - frames) <= 1:
+                    mel = np.pad(mel[:, :frames], ((0, 0), (0, max(0, frames - mel.shape[1]))), mode="edge")
+                    item["given"] = torch.from_numpy(mel.astype(np.float32))
+                    item["given_pitch"] = base == utt
+            items.append(item)
     return items
 
 
-def batch(items, size, rng, logmel):
-    """Segments: mels (with the context the front end needs), F0, voicing and target audio."""
+def batch(items, size, rng, logmel, predicted_share=0.0):
+    """Segments: input mels, F0, voicing, target audio and the target's own mels. A share of the
+    segments (`predicted_share`) comes from items with an acoustic-model mel, which is then the
+    input; the others' input is the recording's mel."""
     pad = (N_FFT - HOP) // 2
-    context, audios, f0s, voiced = [], [], [], []
-    for _ in range(size):
-        it = items[rng.randrange(len(items))]
+    with_given = [it for it in items if "given" in it] if predicted_share > 0 else []
+    context, audios, f0s, voiced, given, own_pitch = [], [], [], [], [], []
+    for n in range(size):
+        pool = with_given if with_given and n < round(size * predicted_share) else items
+        it = pool[rng.randrange(len(pool))]
         frames = len(it["f0"])
         start = rng.randrange(frames - SEGMENT_FRAMES)
         audio = it["audio"].float() / 32768.0
@@ -221,9 +254,14 @@ def batch(items, size, rng, logmel):
         audios.append(audio[start * HOP:(start + SEGMENT_FRAMES) * HOP])
         f0s.append(it["f0"][start:start + SEGMENT_FRAMES])
         voiced.append(it["voiced"][start:start + SEGMENT_FRAMES])
+        given.append(it["given"][:, start:start + SEGMENT_FRAMES] if pool is with_given else None)
+        own_pitch.append(1.0 if pool is not with_given or it["given_pitch"] else 0.0)
     with torch.no_grad():
         mel = logmel(torch.stack(context))
-    return mel, torch.stack(audios), torch.stack(f0s), torch.stack(voiced)
+    inputs = torch.stack([g if g is not None else m for g, m in zip(given, mel)])
+    # Which inputs hold the pitch of their target (the F0 estimator learns only from those).
+    pitched = torch.tensor(own_pitch).unsqueeze(1)
+    return inputs, torch.stack(audios), torch.stack(f0s), torch.stack(voiced), mel, pitched
 
 
 def export(model, run, stats, hp):
@@ -260,20 +298,31 @@ def main():
     ap.add_argument("--f0-layers", type=int, default=3)
     ap.add_argument("--schedule-steps", type=int, default=20_000)
     ap.add_argument("--checkpoint-minutes", type=float, default=5)
+    ap.add_argument("--init", default=None, help="start from this run's last.pt (weights and mel statistics)")
+    ap.add_argument("--predicted-mels", default=None,
+                    help="the acoustic model's mels, ID.npy, for utterances of the corpora (tools/train/predicted_mels.py)")
+    ap.add_argument("--predicted-share", type=float, default=0.5,
+                    help="share of each batch taken from utterances with a predicted mel")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
     logmel = LogMel()
-    items = load_items(args.corpus)
+    items = load_items(args.corpus, args.predicted_mels)
+    share = args.predicted_share if args.predicted_mels else 0.0
+    if args.predicted_mels:
+        print(f"{sum('given' in it for it in items)} utterances with a predicted mel", flush=True)
     rng0 = random.Random(SEED)
     rng0.shuffle(items)
     held_items, train = items[:24], items[24:]
     stats_path = os.path.join(args.run, "stats.json")
+    if args.init and not os.path.exists(stats_path):
+        # The initial weights were trained on mels normalised by their run's statistics.
+        shutil.copy(os.path.join(os.path.dirname(args.init), "stats.json"), stats_path)
     if os.path.exists(stats_path):
         stats = json.load(open(stats_path))
     else:
-        mel, _, _, _ = batch(train, 64, random.Random(SEED), logmel)
+        mel, _, _, _, _, _ = batch(train, 64, random.Random(SEED), logmel)
         stats = {"mel_mean": mel.mean().item(), "mel_std": mel.std().item()}
         json.dump(stats, open(stats_path, "w"))
     hp = {"dim": args.dim, "intermediate_dim": args.intermediate, "num_layers": args.layers,
@@ -292,6 +341,9 @@ def main():
         opt.load_state_dict(state["opt"])
         step = state["step"]
         print(f"resumed at step {step}")
+    elif args.init:
+        model.load_state_dict(torch.load(args.init, map_location=args.device, weights_only=False)["model"])
+        print(f"weights from {args.init}")
     params = sum(p.numel() for p in model.parameters())
     print(f"{len(train)} utterances, {params / 1e6:.2f} M parameters, stats {stats}", flush=True)
 
@@ -306,17 +358,20 @@ def main():
         return (mel - stats["mel_mean"]) / stats["mel_std"]
 
     def held_out():
-        """Spectral loss with the vocoder's own F0, and its F0 error in cents on voiced frames."""
+        """Spectral loss and the F0 estimator's error in cents on voiced frames. The vocoder plays
+        its own F0 where the input holds the target's pitch, the tracked F0 where it does not (a
+        shifted copy given its original's mel: at run time that F0 comes from outside too)."""
         model.eval()
         with torch.no_grad():
-            mel, audio, f0, voiced = batch(held_items, len(held_items), random.Random(SEED), logmel)
+            mel, audio, f0, voiced, _, pitched = batch(held_items, len(held_items), random.Random(SEED), logmel, share)
             mel = normalised(mel.to(args.device))
             est_f0, est_voiced, _ = model.estimate_f0(mel)
             gen = torch.Generator().manual_seed(SEED)
             noise = torch.randn(audio.shape, generator=gen).to(args.device)
-            out = model(mel, est_f0, (est_voiced > 0.5).float(), noise)
+            played = torch.where(pitched.to(args.device) > 0.5, est_f0, f0.to(args.device))
+            out = model(mel, played, (est_voiced > 0.5).float(), noise)
             loss = stft_losses(out, audio.to(args.device)).item()
-            both = (voiced > 0.5) & (est_voiced.cpu() > 0.5)
+            both = (voiced > 0.5) & (est_voiced.cpu() > 0.5) & (pitched > 0.5)
             cents = (1200 * torch.log2(est_f0.cpu()[both] / f0[both])).abs().median().item() if both.any() else float("nan")
         model.train()
         return loss, cents
@@ -336,10 +391,11 @@ def main():
     while step < args.max_steps and (time.time() - start) / 60 < args.max_minutes:
         # The batch and the noise depend only on the step, so a resumed run sees what an unbroken one would.
         rng = random.Random(SEED * 1_000_003 + step)
-        mel, audio, f0, voiced = batch(train, args.batch_size, rng, logmel)
+        mel, audio, f0, voiced, target_mel, pitched = batch(train, args.batch_size, rng, logmel, share)
         gen = torch.Generator().manual_seed(SEED + step)
         noise = torch.randn(audio.shape, generator=gen)
-        mel, audio, f0, voiced, noise = (t.to(args.device) for t in (mel, audio, f0, voiced, noise))
+        mel, audio, f0, voiced, noise, target_mel, pitched = (
+            t.to(args.device) for t in (mel, audio, f0, voiced, noise, target_mel, pitched))
         t0 = time.time()
         nmel = normalised(mel)
         # The synthesiser learns with the tracked F0; the estimator learns that F0 from the mel.
@@ -347,10 +403,11 @@ def main():
         stft_loss = stft_losses(out, audio)
         pad = (N_FFT - HOP) // 2
         out_mel = logmel(F.pad(out, (pad, pad), mode="reflect"))
-        mel_loss = F.l1_loss(out_mel, mel)
+        mel_loss = F.l1_loss(out_mel, target_mel)
         _, _, raw = model.estimate_f0(nmel)
         target = (torch.log(f0.clamp(min=1.0)) - LOG_F0_MEAN) / LOG_F0_STD
-        f0_loss = ((raw[..., 0] - target).abs() * voiced).sum() / voiced.sum().clamp(min=1)
+        f0_weight = voiced * pitched
+        f0_loss = ((raw[..., 0] - target).abs() * f0_weight).sum() / f0_weight.sum().clamp(min=1)
         voicing_loss = F.binary_cross_entropy_with_logits(raw[..., 1], voiced)
         loss = stft_loss + mel_loss + f0_loss + 0.5 * voicing_loss
         opt.zero_grad(set_to_none=True)

@@ -9,7 +9,7 @@ from tools/corpus/extract_f0.py. Only utterances at their own pitch are read.
 
     python tools/train/train_intonation.py --corpus corpus --run runs/intonation \
         [--acoustic tools/train/checkpoints/acoustic_last.pt] [--device cpu|cuda] \
-        [--threads 1] [--epochs 16] [--max-minutes N]
+        [--threads 1] [--epochs 16] [--max-minutes N] [--teacher-length 1.019]
 
 Resumes from RUN/last.pt. Writes RUN/losses.csv, RUN/losses.png, RUN/report.json (held-out
 error and intonation span, predicted against recorded) and RUN/intonation.safetensors (what
@@ -170,6 +170,9 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--export-only", action="store_true", help="write the files from RUN/last.pt and stop")
+    ap.add_argument("--teacher-length", type=float, default=1.0,
+                    help="how much longer the teacher speaks at its defaults than in the corpus "
+                         "(tools/eval/teacher_length.py; the committed voice: 1.019)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -218,8 +221,10 @@ def main():
         torch.save({"model": predictor.state_dict(), "opt": opt.state_dict(), "step": step, "epoch": epoch},
                    last + ".tmp")
         os.replace(last + ".tmp", last)
+        bias = duration_scale(acoustic, held)
         report = {"step": step, "epoch": epoch, **evaluate(predictor, held, f0_stats),
-                  "duration_scale": duration_scale(acoustic, held)}
+                  "duration_bias": bias, "teacher_length": args.teacher_length,
+                  "duration_scale": bias * args.teacher_length}
         export(predictor, os.path.join(args.run, "intonation.safetensors"), f0_stats, step, report)
         with open(os.path.join(args.run, "report.json"), "w") as f:
             json.dump(report, f, indent=1)

@@ -24,12 +24,13 @@ pub const ENCODER_WINDOWS: WindowPlan = WindowPlan {
     context: 32,
 };
 
-/// Frame windows of the decoder: 32 frames (0.37 s at hop 256, 22 050 Hz) first, enough for the
-/// vocoder's first chunk and its context (4 + 24 + 1 frames for the built-in Vocos: a chunk is
-/// vocoded only once more frames than that have arrived), then 128, then 256 (3 s) each: the
-/// second window is ready well before the first one's audio has played.
+/// Frame windows of the decoder: 40 frames (0.46 s at hop 256, 22 050 Hz) first, enough for the
+/// vocoder's first chunk and its context (4 + 31 + 1 frames for the built-in harmonic vocoder, 4 +
+/// 24 + 1 for the Vocos: a chunk is vocoded only once more frames than that have arrived), then
+/// 160, then 256 (3 s) each: the second window is ready well before the first one's audio has
+/// played.
 pub const DECODER_WINDOWS: WindowPlan = WindowPlan {
-    first: 32,
+    first: 40,
     growth: 4,
     size: 256,
     context: 16,

@@ -1,8 +1,9 @@
 //! Signal processing with no model and no threads: STFT/ISTFT, log-mel, mel-domain pitch
-//! shifts, the output limiter, resampling, PCM/WAV encoding and output files, `.npy` matrices.
+//! shifts, the output limiters and loudness meter, resampling, PCM/WAV encoding and output files, `.npy` matrices.
 
 pub mod f0;
 pub mod limit;
+pub mod loudness;
 pub mod mel;
 pub mod npy;
 pub mod output_file;

@@ -1,6 +1,7 @@
 //! Synthesis: a loaded voice ([`Synthesizer`]), the options a caller may give (with their bounds)
 //! and the one utterance loop every way of speaking goes through ([`Synthesizer::speak`]).
 
+pub mod loudness;
 pub mod options;
 mod pitch_plan;
 pub mod speak;
@@ -10,8 +11,9 @@ pub mod utterance;
 
 pub use crate::vocoder::factory::phase_vocoder;
 pub use options::{
-    check_output_rate, check_pitch, check_speaker, ResolvedOptions, SynthesisOptions, LEAD_IN,
-    LEAD_INS, OUTPUT_RATE, RATE, SENTENCE_PAUSE, STEPS, TEMPERATURE,
+    check_output_rate, check_pitch, check_speaker, Loudness, ResolvedOptions, SynthesisOptions,
+    DEFAULT_LOUDNESS, LEAD_IN, LEAD_INS, LOUDNESS, OUTPUT_RATE, RATE, SENTENCE_PAUSE, STEPS,
+    TEMPERATURE,
 };
 pub use speak::{Outcome, SpeechSink};
 pub use synthesizer::{load_vocoder, Audio, MelOutput, Synthesizer};

@@ -22,6 +22,13 @@ pub const SENTENCE_PAUSE: f32 = 0.2;
 /// Intonation ranges a caller may ask for: 0 speaks on one pitch, 1 as the voice does, 2 with
 /// twice its swings (in semitones, around the voice's mean pitch).
 pub const PITCH_RANGE: RangeInclusive<f32> = 0.0..=4.0;
+/// Integrated loudness targets a caller may ask for, in LUFS (ITU-R BS.1770).
+pub const LOUDNESS: RangeInclusive<f32> = -40.0..=-10.0;
+/// The loudness speech comes out at unless asked otherwise, in LUFS: Piper's level (its
+/// peak-normalised speech reads a median of -19.9 LUFS on the dev sentences), 3 LU above EBU
+/// R128's broadcast -23. The true peak stays under -1 dBTP (see
+/// [`crate::audio::limit::NORMALISED_CEILING_DB`]).
+pub const DEFAULT_LOUDNESS: f32 = -20.0;
 /// Lead-ins, in seconds, a caller may ask for.
 pub const LEAD_INS: RangeInclusive<f32> = 0.0..=10.0;
 /// Silence before an utterance spoken from text, in seconds. Speech that starts at its very first
@@ -29,6 +36,43 @@ pub const LEAD_INS: RangeInclusive<f32> = 0.0..=10.0;
 /// teacher voice gets the same from us; 50 ms before it is enough (measured on ten sentences with
 /// short first words, and on the dev list).
 pub const LEAD_IN: f32 = 0.05;
+
+/// How loud speech comes out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Loudness {
+    /// Every utterance at this integrated loudness (LUFS), through the voice's loudness
+    /// calibration (see [`super::loudness`]), its peaks limited under -1 dBTP.
+    Target(f32),
+    /// The level the models make, only guarded against full-scale bursts.
+    Raw,
+}
+
+impl std::str::FromStr for Loudness {
+    type Err = Error;
+
+    /// `off` (or `raw`) for the raw level, else a target in LUFS such as `-16`; the bounds are
+    /// checked when the options are resolved.
+    ///
+    /// ```
+    /// use mellow_engine::synth::Loudness;
+    /// assert_eq!("-16".parse::<Loudness>().unwrap(), Loudness::Target(-16.0));
+    /// assert_eq!("off".parse::<Loudness>().unwrap(), Loudness::Raw);
+    /// assert!("loud".parse::<Loudness>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") || s.eq_ignore_ascii_case("raw") {
+            return Ok(Loudness::Raw);
+        }
+        let number = s.strip_suffix("LUFS").unwrap_or(s).trim();
+        match number.parse::<f32>() {
+            Ok(lufs) if lufs.is_finite() => Ok(Loudness::Target(lufs)),
+            _ => Err(Error::input(format!(
+                "loudness must be a level in LUFS such as -16, or `off` (got `{s}`)"
+            ))),
+        }
+    }
+}
 
 /// Run-time knobs; `None` takes the voice's default.
 ///
@@ -54,6 +98,9 @@ pub struct SynthesisOptions {
     /// Silence before the utterance in seconds (default: the utterance's own, see
     /// [`super::Utterance::lead_in`]).
     pub lead_in: Option<f32>,
+    /// Output loudness (default: [`DEFAULT_LOUDNESS`] for voices with a loudness calibration,
+    /// [`Loudness::Raw`] for the others). A target needs a calibrated voice.
+    pub loudness: Option<Loudness>,
 }
 
 /// Settings with every default resolved and checked (see [`SynthesisOptions::resolve`]).
@@ -68,6 +115,9 @@ pub struct ResolvedOptions {
     pub seed: u64,
     pub speaker: usize,
     pub lead_in: Option<f32>,
+    /// Filled in by [`super::Synthesizer::resolve`], which knows the voice's calibration;
+    /// [`Loudness::Raw`] unless asked for from here.
+    pub loudness: Loudness,
 }
 
 impl SynthesisOptions {
@@ -98,6 +148,7 @@ impl SynthesisOptions {
             seed: self.seed,
             speaker: self.speaker,
             lead_in: self.lead_in,
+            loudness: self.loudness.unwrap_or(Loudness::Raw),
         };
         check_within("steps", resolved.steps, &STEPS)?;
         check_within("temperature", resolved.temperature, &TEMPERATURE)?;
@@ -106,6 +157,9 @@ impl SynthesisOptions {
         check_within("pitch range", resolved.pitch_range, &PITCH_RANGE)?;
         if let Some(lead_in) = resolved.lead_in {
             check_within("lead-in", lead_in, &LEAD_INS)?;
+        }
+        if let Loudness::Target(lufs) = resolved.loudness {
+            check_within("loudness (LUFS)", lufs, &LOUDNESS)?;
         }
         if let Some(model) = model {
             check_speaker(resolved.speaker, model.n_spks)?;
@@ -244,6 +298,11 @@ mod tests {
             ..o()
         };
         assert!(refused_message(range).starts_with("pitch range must be 0..=4"));
+        let loud = SynthesisOptions {
+            loudness: Some(Loudness::Target(-3.0)),
+            ..o()
+        };
+        assert!(refused_message(loud).starts_with("loudness (LUFS) must be -40..=-10"));
         let resolved = o().resolve(&defaults, None).unwrap();
         assert_eq!(
             (resolved.steps, resolved.sampler, resolved.rate),

@@ -240,6 +240,7 @@ mod tests {
             seed: 0,
             speaker: 0,
             lead_in: None,
+            loudness: crate::synth::Loudness::Raw,
         }
     }
 

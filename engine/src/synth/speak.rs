@@ -1,12 +1,13 @@
 //! The one utterance loop: every render, stream, plugin phrase and server request speaks through
 //! [`Synthesizer::speak`]. Segment by segment, with a pause between: ids → windowed acoustic
-//! model → mel frames → chunked vocoder → limiter → pitch (a tape-speed change) → the output
+//! model → mel frames → chunked vocoder → loudness gain and limiters → pitch (a tape-speed change) → the output
 //! rate → the caller's [`SpeechSink`], as soon as each chunk is final.
 
 use std::cell::RefCell;
 
 use candle_core::Tensor;
 
+use super::loudness::OutputLevel;
 use super::options::{
     check_output_rate, ResolvedOptions, SynthesisOptions, LEAD_INS, RATE, SENTENCE_PAUSE,
 };
@@ -211,10 +212,12 @@ impl Synthesizer {
             &segment.sentence.id_gains_db,
             self.vocoder.hop_length(),
         ));
+        let mut level = OutputLevel::new(opts.loudness, self.loudness_reference, rate);
         let mut limited = |mut samples: Vec<f32>| {
             if let Some(gain) = gain.borrow_mut().as_mut() {
                 gain.apply(&mut samples);
             }
+            level.apply(&mut samples);
             limit(&mut samples);
             tape.push(&samples, &mut *emit.borrow_mut())
         };

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use candle_core::Tensor;
 
+use super::loudness::{reference_of, resolve_loudness};
 use super::options::{ResolvedOptions, SynthesisOptions, LEAD_IN};
 use super::utterance::{Segment, Utterance};
 use crate::acoustic::AcousticModel;
@@ -69,10 +70,14 @@ pub struct Synthesizer {
     id_symbols: HashMap<i64, String>,
     /// The user's pronunciations, looked up before espeak-ng.
     lexicon: Option<Lexicon>,
+    /// The voice's loudness at unity gain (see [`super::loudness`]), when calibrated.
+    pub(super) loudness_reference: Option<f32>,
 }
 
 /// What names the weights-free phase vocoder where a vocoder file is taken.
 pub const PHASE: &str = "phase";
+/// What names the built-in voice file's Vocos where a vocoder file is taken.
+pub const VOCOS: &str = "vocos";
 /// Griffin-Lim iterations of the phase vocoder when nothing says otherwise.
 const PHASE_ITERATIONS: usize = 32;
 
@@ -153,6 +158,7 @@ impl Synthesizer {
             vocoder_mel,
             id_symbols,
             lexicon: None,
+            loudness_reference: reference_of(voice.tensors(), &voice.origin)?,
         })
     }
 
@@ -182,6 +188,9 @@ impl Synthesizer {
         let voice_named = !voice.trim().is_empty();
         let voice = match vocoder {
             Some(PHASE) if !voice_named && !need_acoustic => phase_only_voice()?,
+            Some(VOCOS) if !voice_named && !need_acoustic => {
+                return Self::new(&crate::voice::embedded::vocos_vocoder()?, None)
+            }
             Some(path) if !voice_named && !need_acoustic => {
                 return Self::new(&Voice::load(Path::new(path))?, None)
             }
@@ -190,6 +199,7 @@ impl Synthesizer {
         let vocoder = match vocoder {
             None => None,
             Some(PHASE) => Some(phase_vocoder(&voice.config.mel, PHASE_ITERATIONS)),
+            Some(VOCOS) => Some(load_vocoder(&crate::voice::embedded::vocos_vocoder()?)?),
             Some(path) => Some(load_vocoder(&Voice::load(Path::new(path))?)?),
         };
         let mut synth = Self::new(&voice, vocoder)?;
@@ -217,6 +227,17 @@ impl Synthesizer {
         self.vocoder.name()
     }
 
+    /// Whether the vocoder plays an F0 it is given (intonation, pitch curves, singing).
+    pub fn follows_f0(&self) -> bool {
+        self.vocoder.follows_f0()
+    }
+
+    /// Scales the breath noise of voiced sounds from now on (1 = as the vocoder was trained);
+    /// false when the vocoder has no separate noise.
+    pub fn set_voiced_noise(&mut self, gain: f32) -> bool {
+        self.vocoder.set_voiced_noise(gain)
+    }
+
     fn acoustic(&self) -> Result<&AcousticModel> {
         self.acoustic.as_ref().ok_or_else(no_acoustic_model)
     }
@@ -228,10 +249,15 @@ impl Synthesizer {
             .ok_or_else(|| Error::input("this voice has no phoneme map"))
     }
 
+    /// The voice's loudness calibration in LUFS (see [`super::loudness`]), if it has one.
+    pub fn loudness_reference(&self) -> Option<f32> {
+        self.loudness_reference
+    }
+
     /// Fills in the voice's defaults and checks the options against it (a pitch range needs
-    /// an intonation predictor and an F0-aware vocoder).
+    /// an intonation predictor and an F0-aware vocoder; a loudness target, a calibration).
     pub fn resolve(&self, options: &SynthesisOptions) -> Result<ResolvedOptions> {
-        let resolved = options.resolve(
+        let mut resolved = options.resolve(
             &self.config.defaults,
             self.acoustic.as_ref().map(AcousticModel::config),
         )?;
@@ -239,6 +265,7 @@ impl Synthesizer {
             let f0_aware = self.vocoder.follows_f0();
             super::pitch_plan::intonation_plan(model, f0_aware, &resolved, self.vocoder.name())?;
         }
+        resolved.loudness = resolve_loudness(options.loudness, self.loudness_reference)?;
         Ok(resolved)
     }
 
@@ -358,8 +385,18 @@ impl Synthesizer {
         Ok(())
     }
 
-    /// Symbols of `ids` for alignments (blanks shown as empty strings).
-    pub(super) fn symbols(&self, ids: &[i64]) -> Vec<String> {
+    /// The natural duration of each of `ids` in frames, as the voice would speak them at rate 1
+    /// (its duration predictor, for `speaker`).
+    pub fn natural_durations(&self, ids: &[i64], speaker: usize) -> Result<Vec<f32>> {
+        let model = self.acoustic()?;
+        self.check_ids(ids)?;
+        let speaker = model.speaker(speaker)?;
+        let (_, log_durations) = model.encode(ids, speaker.as_ref())?;
+        Ok(model.durations(&log_durations, 1.0))
+    }
+
+    /// Symbols of `ids` (blanks and markers as empty strings).
+    pub fn symbols(&self, ids: &[i64]) -> Vec<String> {
         ids.iter()
             .map(|id| {
                 self.id_symbols

@@ -72,6 +72,8 @@ pub struct HarmonicVocoder {
     f0_scale: Vec<f32>,
     /// F0 (Hz) per frame since the last reset, given in place of the mel's (empty: none).
     f0_given: Vec<f32>,
+    /// Gain of the noise in voiced frames (see [`Vocoder::set_voiced_noise`]).
+    voiced_noise: f32,
 }
 
 impl HarmonicVocoder {
@@ -124,6 +126,7 @@ impl HarmonicVocoder {
             running: Running::default(),
             f0_scale: Vec::new(),
             f0_given: Vec::new(),
+            voiced_noise: 1.0,
         })
     }
 
@@ -244,6 +247,7 @@ impl HarmonicVocoder {
         noise_frames: Range<i64>,
         env_of: impl Fn(i64) -> usize,
         env: &[f32],
+        voiced_of: impl Fn(i64) -> bool,
     ) {
         let (n_fft, hop, bins) = (
             self.sizes.n_fft,
@@ -263,8 +267,9 @@ impl HarmonicVocoder {
             }
             self.fft.process(&mut buf);
             let row = &env[env_of(t) * 2 * bins + bins..(env_of(t) + 1) * 2 * bins];
+            let gain = if voiced_of(t) { self.voiced_noise } else { 1.0 };
             for (b, v) in buf.iter_mut().enumerate().take(n_fft / 2 + 1) {
-                *v *= self.envelope_at(row, b as f32 * bin_hz).exp();
+                *v *= self.envelope_at(row, b as f32 * bin_hz).exp() * gain;
             }
             // The upper half mirrors the lower, so the inverse is real.
             for b in n_fft / 2 + 1..n_fft {
@@ -307,6 +312,15 @@ impl Vocoder for HarmonicVocoder {
     }
 
     fn follows_f0(&self) -> bool {
+        true
+    }
+
+    fn set_voiced_noise(&mut self, gain: f32) -> bool {
+        self.voiced_noise = if gain.is_finite() {
+            gain.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
         true
     }
 
@@ -442,6 +456,7 @@ impl Vocoder for HarmonicVocoder {
         let noise_frames = keep.start as i64 - reach_frames + 1..keep.end as i64 + reach_frames;
         let env_index = |t: i64| clamp(t) - env_frames.start;
         let noise_env = &env;
+        let voiced_at = |t: i64| pitch_at(clamp(t)).1;
         self.add_noise(
             &mut out,
             first_sample,
@@ -449,6 +464,7 @@ impl Vocoder for HarmonicVocoder {
             noise_frames,
             env_index,
             noise_env,
+            voiced_at,
         );
         running.next_sample += out.len() as u64;
         self.running = running;

@@ -40,6 +40,12 @@ pub trait Vocoder: Send {
     /// voiced, instead of the F0 the mel holds (frames past the curve keep the mel's; empty:
     /// the mel's everywhere). A shift from [`Vocoder::shift_pitch`] still applies on top. False
     /// when this vocoder cannot.
+    /// Scales the noise the vocoder adds to voiced frames (1 = as trained) for the spans after
+    /// it: a sustained sung vowel carries less breath than speech. False when this vocoder has
+    /// no separate noise.
+    fn set_voiced_noise(&mut self, _gain: f32) -> bool {
+        false
+    }
     fn follow_f0(&mut self, _log_f0: &[f32]) -> bool {
         false
     }

@@ -20,6 +20,9 @@ pub const METADATA_KEY: &str = "mellow";
 /// assert_eq!(voice.config.name, "mellow-joe");
 /// assert!(voice.config.acoustic.is_some() && voice.config.vocoder.is_some());
 /// ```
+/// Where a voice file keeps its vocoder's weights.
+const VOCODER_PREFIX: &str = "vocoder.";
+
 #[derive(Clone)]
 pub struct Voice {
     pub config: VoiceConfig,
@@ -81,6 +84,37 @@ impl Voice {
     pub fn with_tensors(mut self, extra: HashMap<String, Tensor>) -> Self {
         self.tensors.extend(extra);
         self
+    }
+
+    /// The voice with `vocoder`'s vocoder (a vocoder or voice file) in place of its own; the two
+    /// must share their mel settings.
+    pub fn with_vocoder(mut self, vocoder: &Voice) -> Result<Self> {
+        let config = vocoder
+            .config
+            .vocoder
+            .clone()
+            .ok_or_else(|| Error::voice(format!("{} holds no vocoder", vocoder.origin)))?;
+        if vocoder.config.mel != self.config.mel {
+            return Err(Error::voice(format!(
+                "{} was made for other mel settings than {}",
+                vocoder.origin, self.origin
+            )));
+        }
+        self.tensors
+            .retain(|name, _| !name.starts_with(VOCODER_PREFIX));
+        self.tensors.extend(
+            vocoder
+                .tensors
+                .iter()
+                .filter(|(name, _)| name.starts_with(VOCODER_PREFIX))
+                .map(|(name, t)| (name.clone(), t.clone())),
+        );
+        self.config.vocoder = Some(config);
+        self.config.provenance = format!(
+            "{}; it speaks through {}: {}",
+            self.config.provenance, vocoder.config.name, vocoder.config.provenance
+        );
+        Ok(self)
     }
 
     pub fn tensors(&self) -> &HashMap<String, Tensor> {
