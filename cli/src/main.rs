@@ -9,6 +9,7 @@ mod plot;
 mod render;
 mod say;
 mod serve;
+mod sing;
 mod stream_out;
 mod timings_out;
 mod voices;
@@ -35,6 +36,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Speak text through the sound card as it is synthesised.
     Say(say::SayArgs),
+    /// Sing a lyric on a melody (a MIDI file or a typed tune) into a WAV file.
+    Sing(sing::SingArgs),
     /// Serve speech over HTTP (OpenAI's /v1/audio/speech) and Wyoming (Home Assistant).
     Serve(serve::ServeArgs),
     /// List the audio hosts and output devices `say` can play on.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(args),
         Command::Say(args) => say::run(args),
+        Command::Sing(args) => sing::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Devices(args) => devices::run(args),
         Command::Voices(args) => voices::run(args),

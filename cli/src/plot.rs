@@ -97,15 +97,7 @@ pub fn write_plot(path: &Path, mels: &[MelOutput], heard: Option<HeardAudio>) ->
             pixels[p..p + 3].copy_from_slice(&[255, 255, 255]);
         }
     }
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut bytes, w as u32, h as u32);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        encoder.write_header()?.write_image_data(&pixels)?;
-    }
-    mellow_engine::audio::wav::write_atomic(path, &bytes)
-        .with_context(|| format!("cannot write the plot {}", path.display()))
+    write_png(path, &pixels, w, h)
 }
 
 /// The F0 heard at each mel frame: the audio's track read at each frame's centre.
@@ -179,4 +171,92 @@ fn draw_pitch(
             }
         }
     }
+}
+
+/// A note to draw: from `start` to `end` seconds at `hz`.
+pub struct PlottedNote {
+    pub start: f64,
+    pub end: f64,
+    pub hz: f64,
+}
+
+/// Pixels per second of a song plot, and its height.
+const SONG_PX_PER_SECOND: f64 = 150.0;
+const SONG_H: usize = 240;
+
+/// `mellow sing --plot`: the notes as white bars and the F0 heard in the audio as orange dots,
+/// over time, on a log axis an octave around the notes with a line at each C.
+pub fn write_song_plot(
+    path: &Path,
+    notes: &[PlottedNote],
+    samples: &[f32],
+    rate: u32,
+) -> Result<()> {
+    anyhow::ensure!(!notes.is_empty(), "nothing to plot");
+    let seconds = samples.len() as f64 / rate as f64;
+    let w = ((seconds.max(notes.iter().fold(0.0, |m, n| f64::max(m, n.end))) * SONG_PX_PER_SECOND)
+        as usize)
+        .max(1);
+    let (lowest, highest) = notes
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), n| (lo.min(n.hz), hi.max(n.hz)));
+    // Half an octave of room either side.
+    let (low, high) = (lowest / 2f64.sqrt(), highest * 2f64.sqrt());
+    let row = |hz: f64| -> Option<usize> {
+        let up = (hz / low).log2() / (high / low).log2();
+        (0.0..=1.0)
+            .contains(&up)
+            .then(|| ((1.0 - up) * (SONG_H - 1) as f64).round() as usize)
+    };
+    let mut pixels = vec![0u8; w * SONG_H * 3];
+    let mut put = |x: usize, y: usize, c: [u8; 3]| {
+        if x < w && y < SONG_H {
+            let p = (y * w + x) * 3;
+            pixels[p..p + 3].copy_from_slice(&c);
+        }
+    };
+    for x in 0..w {
+        for y in 0..SONG_H {
+            put(x, y, [20, 20, 30]);
+        }
+        // A line at every C (MIDI keys 0, 12, ...: 8.18 Hz times powers of two).
+        let mut c = 440.0 * 2f64.powf(-57.0 / 12.0) / 16.0;
+        while c <= high {
+            if let Some(y) = row(c) {
+                put(x, y, [70, 70, 90]);
+            }
+            c *= 2.0;
+        }
+    }
+    let x_of = |t: f64| (t * SONG_PX_PER_SECOND) as usize;
+    for note in notes {
+        if let Some(y) = row(note.hz) {
+            for x in x_of(note.start)..x_of(note.end) {
+                for dy in 0..3 {
+                    put(x, (y + dy).saturating_sub(1), ASKED);
+                }
+            }
+        }
+    }
+    let hop = (rate as f64 / SONG_PX_PER_SECOND).round().max(1.0) as usize;
+    for (k, f0) in track_f0(samples, rate, hop).iter().enumerate() {
+        if let Some(y) = f0.and_then(|f| row(f as f64)) {
+            put(k, y, HEARD);
+            put(k, y + 1, HEARD);
+        }
+    }
+    write_png(path, &pixels, w, SONG_H)
+}
+
+/// RGB `pixels` of a `w` × `h` image as a PNG, written atomically.
+fn write_png(path: &Path, pixels: &[u8], w: usize, h: usize) -> Result<()> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, w as u32, h as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.write_header()?.write_image_data(pixels)?;
+    }
+    mellow_engine::audio::wav::write_atomic(path, &bytes)
+        .with_context(|| format!("cannot write the plot {}", path.display()))
 }

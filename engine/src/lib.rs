@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! stream/  pipeline (worker, control channel) and the real-time ring      ─┐
+//! sing/    lyrics → syllables on a melody's notes (MIDI, tunes)            │
 //! synth/   options, the Synthesizer, the one utterance loop                │ uses
 //! voice/   file format, built-in voice, resolution; conditioning files     │ what is
 //! acoustic/ the Matcha-style model    vocoder/ vocoders + chunked vocoding  │ below
@@ -30,6 +31,7 @@ pub mod error;
 pub mod input;
 pub mod nn;
 pub mod pool;
+pub mod sing;
 pub mod stream;
 pub mod synth;
 pub mod text;
