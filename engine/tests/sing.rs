@@ -220,3 +220,53 @@ fn singing_needs_a_vocoder_that_follows_f0() {
         .to_string()
         .contains("vibrato rate"));
 }
+
+#[test]
+fn a_live_singer_sings_every_syllable_legato_and_detached_and_times_each_take() {
+    let mut synth = singer();
+    let text = "Hello from Mellow. This is the second line. And a third one.";
+    let mut live = synth
+        .live_singer(text, SingSettings::default())
+        .expect("reads the lyric");
+    let opts = synth
+        .sing_options(&SynthesisOptions::default())
+        .expect("sings");
+    let syllables = live.lyric().syllables.len();
+    assert_eq!(syllables, 15, "{:?}", live.lyric().syllables);
+    let mut times = Vec::new();
+    for round in 0..2 {
+        for k in 0..syllables {
+            let key = [48, 52, 55, 60][k % 4];
+            let take = live.note_on(key, 100, 0.0).expect("a take");
+            // Detached in the first round, legato in the second (the key before still held).
+            if round == 0 {
+                live.note_off(key);
+            }
+            let started = std::time::Instant::now();
+            let mut samples: Vec<f32> = Vec::new();
+            synth
+                .sing_take(&live, &take, &opts, 48_000, &mut samples)
+                .unwrap_or_else(|e| panic!("syllable {k} ({}): {e}", take.phonemes));
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            let end = (take.vowel.end * 48_000.0) as usize;
+            let frames: f32 = take.phrase.durations.iter().sum();
+            assert!(
+                samples.len() >= end,
+                "syllable {k}: {} samples, vowel {:?}, {frames} frames",
+                samples.len(),
+                take.vowel
+            );
+            let vowel = &samples[(take.vowel.start * 48_000.0) as usize..end];
+            let sung = semitones(
+                sung_hz(vowel, 48_000, 0.1, take.vowel.end - take.vowel.start - 0.05)
+                    .unwrap_or_else(|| panic!("syllable {k} ({}) unvoiced", take.phonemes)),
+            );
+            assert!(
+                (sung - key as f64).abs() <= 0.3,
+                "syllable {k} ({}): key {key}, sung {sung:.2}",
+                take.phonemes
+            );
+        }
+    }
+    println!("take times (ms): {times:.1?}");
+}

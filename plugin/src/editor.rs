@@ -14,7 +14,7 @@ use crate::phrases::phrase_lines;
 use crate::renderer::RenderStatus;
 
 pub const WIDTH: u32 = 560;
-pub const HEIGHT: u32 = 520;
+pub const HEIGHT: u32 = 700;
 
 pub fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(LogicalSize::new(WIDTH as f64, HEIGHT as f64), 1.0)
@@ -71,7 +71,7 @@ impl NiceEguiApp for EditorApp {
         };
         let setter = context.param_setter();
         ui.heading("Mellow");
-        ui.label("Phrases, one per line. MIDI note 60 (C4 below; C3 in some DAWs) speaks line 1, 61 line 2, and so on; with pitch follow on, each note speaks the next line at its pitch.");
+        ui.label("Phrases, one per line. MIDI note 60 (C4 below; C3 in some DAWs) speaks line 1, 61 line 2, and so on; with pitch follow on, each note speaks the next line at its pitch. In sing mode the text is a lyric: each note sings its next syllable at its pitch (`-` splits a word, `+` holds a syllable over the next note, the restart key goes back to the start); the voice sings from A2 to A4 and an octave beyond.");
         let edit = egui::TextEdit::multiline(&mut self.text)
             .desired_rows(5)
             .desired_width(f32::INFINITY);
@@ -112,6 +112,19 @@ impl NiceEguiApp for EditorApp {
             ui.label(p.root.name());
             ui.add(ParamSlider::for_param(&p.root, &setter));
             ui.end_row();
+            ui.label(p.sing.name());
+            ui.add(ParamSlider::for_param(&p.sing, &setter));
+            ui.end_row();
+            for param in [&p.bend_range, &p.portamento, &p.restart_key] {
+                ui.label(param.name());
+                ui.add(ParamSlider::for_param(param, &setter));
+                ui.end_row();
+            }
+            for param in [&p.vibrato_depth, &p.vibrato_rate] {
+                ui.label(param.name());
+                ui.add(ParamSlider::for_param(param, &setter));
+                ui.end_row();
+            }
         });
         ui.separator();
         let lines = phrase_lines(&self.text);

@@ -7,6 +7,10 @@
 //! messages (a wake-up is a system call), so while instances are registered the worker also looks
 //! at their settings every [`SETTINGS_TICK`]. Cancellation is checked between the audio chunks the
 //! engine makes, so a removed instance or changed text stops its render within one chunk.
+//!
+//! In sing mode nothing is rendered ahead: the worker keeps the instance's lyric ready (a
+//! [`LiveSinger`]) and sings each note's take as its note-on comes, looking at the instances'
+//! command queues every [`SING_TICK`] while any instance sings.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,16 +19,23 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use mellow_engine::synth::Loudness;
+use mellow_engine::sing::{LiveSinger, SingSettings, Take};
+use mellow_engine::synth::{Loudness, ResolvedOptions};
 use mellow_engine::voice::resolve_voice;
 use mellow_engine::{Outcome, SpeechSink, SynthesisOptions, Synthesizer};
 
 use crate::phrases::{phrase_lines, NoteMapping, PITCH_RANGE};
 use crate::player::PhraseBank;
 use crate::renderer::{RenderSettings, RenderStatus};
+use crate::singer::{SingCommand, TakeBlock, TakePart, TakeShape, BLOCK};
 
 /// How often registered instances' settings are compared with what was rendered.
 pub const SETTINGS_TICK: Duration = Duration::from_millis(20);
+/// How often singing instances' note queues are looked at: a small part of the latency.
+pub const SING_TICK: Duration = Duration::from_millis(1);
+/// Longest the worker waits for room in an instance's queue of sung blocks (a host that stopped
+/// processing) before it drops the take.
+const BLOCK_WAIT: Duration = Duration::from_millis(200);
 
 /// What the worker needs of one instance.
 pub struct Client {
@@ -32,6 +43,8 @@ pub struct Client {
     pub settings: Box<dyn Fn() -> RenderSettings + Send + Sync>,
     pub status: Arc<RenderStatus>,
     pub handoff: Mutex<Handoff>,
+    /// Notes from the audio thread and the takes sung for them (sing mode).
+    pub sing: Mutex<SingLink>,
     /// Set when the instance goes away: its render stops at the next chunk.
     pub removed: AtomicBool,
 }
@@ -150,6 +163,16 @@ struct Worker {
     rendered: HashMap<u64, RenderSettings>,
     /// One synthesizer per voice in use, shared by every instance that speaks with it.
     voices: HashMap<String, Synthesizer>,
+    /// Instances in sing mode: their lyric, ready for notes.
+    singers: HashMap<u64, Singing>,
+}
+
+/// An instance's lyric as the worker sings it.
+struct Singing {
+    singer: LiveSinger,
+    opts: ResolvedOptions,
+    voice: String,
+    sample_rate: u32,
 }
 
 impl Worker {
@@ -160,16 +183,21 @@ impl Worker {
             clients: Vec::new(),
             rendered: HashMap::new(),
             voices: HashMap::new(),
+            singers: HashMap::new(),
         }
     }
 
     fn run(mut self) {
         loop {
             // Asleep on the queue while nothing is registered; a tick while something is.
+            let tick = match self.singers.is_empty() {
+                true => SETTINGS_TICK,
+                false => SING_TICK,
+            };
             let first = if self.clients.is_empty() {
                 self.inbox.recv().ok()
             } else {
-                match self.inbox.recv_timeout(SETTINGS_TICK) {
+                match self.inbox.recv_timeout(tick) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => break,
@@ -182,6 +210,7 @@ impl Worker {
             if self.shutdown.load(Ordering::Acquire) {
                 break;
             }
+            self.sing_pending();
             self.render_pending();
         }
     }
@@ -196,6 +225,7 @@ impl Worker {
             Message::Unregister(id) => {
                 self.clients.retain(|c| c.id != id);
                 self.rendered.remove(&id);
+                self.singers.remove(&id);
                 // Voices nobody speaks with any more are freed.
                 let in_use: Vec<String> = self
                     .clients
@@ -238,7 +268,13 @@ impl Worker {
             }
             client.status.up_to_date.store(false, Ordering::Release);
             client.status.busy.store(true, Ordering::Release);
-            let done = self.render(&client, &wanted);
+            let done = match wanted.mapping {
+                NoteMapping::Sing { .. } => self.prepare_lyric(&client, &wanted),
+                _ => {
+                    self.singers.remove(&client.id);
+                    self.render(&client, &wanted)
+                }
+            };
             client.status.busy.store(false, Ordering::Release);
             if done {
                 let delivered = client
@@ -255,6 +291,117 @@ impl Worker {
         }
     }
 
+    /// The voice named `name`, loaded once for every instance.
+    fn voice(&mut self, name: &str) -> Result<&mut Synthesizer, String> {
+        match self.voices.entry(name.to_string()) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => Ok(e.insert(load(name)?)),
+        }
+    }
+
+    /// Sing mode: reads `s`'s text as a lyric for `client`'s notes. Always done (an error is
+    /// reported, and notes then sing nothing).
+    fn prepare_lyric(&mut self, client: &Client, s: &RenderSettings) -> bool {
+        self.singers.remove(&client.id);
+        let NoteMapping::Sing {
+            bend_range,
+            portamento_ms,
+        } = s.mapping
+        else {
+            return true;
+        };
+        let settings = SingSettings {
+            bend_range: bend_range as f32,
+            portamento: portamento_ms as f32 / 1000.0,
+            ..SingSettings::default()
+        };
+        let lyric = phrase_lines(&s.text).join(" ");
+        let prepared = self.voice(&s.voice).and_then(|synth| {
+            let options = SynthesisOptions {
+                steps: Some(s.steps),
+                temperature: Some(s.temperature as f64),
+                loudness: Some(match synth.loudness_reference() {
+                    Some(_) => Loudness::Target(PHRASE_LOUDNESS),
+                    None => Loudness::Raw,
+                }),
+                ..Default::default()
+            };
+            let opts = synth.sing_options(&options).map_err(|e| e.to_string())?;
+            let singer = synth
+                .live_singer(&lyric, settings)
+                .map_err(|e| format!("lyric: {e}"))?;
+            Ok((singer, opts))
+        });
+        match prepared {
+            Ok((singer, opts)) => {
+                client
+                    .status
+                    .set_error(singer.lyric().warnings.first().cloned());
+                self.singers.insert(
+                    client.id,
+                    Singing {
+                        singer,
+                        opts,
+                        voice: s.voice.clone(),
+                        sample_rate: s.sample_rate,
+                    },
+                );
+            }
+            Err(e) => client.status.set_error(Some(e)),
+        }
+        true
+    }
+
+    /// Sings the takes every singing instance's notes ask for. Of the note-ons waiting, only the
+    /// last is sung (a player that is behind skips notes rather than falling further behind);
+    /// every one still moves the lyric on.
+    fn sing_pending(&mut self) {
+        for client in self.clients.clone() {
+            let Ok(mut link) = client.sing.lock() else {
+                continue;
+            };
+            let commands: Vec<SingCommand> =
+                std::iter::from_fn(|| link.commands.pop().ok()).collect();
+            let last_note_on = commands
+                .iter()
+                .rposition(|c| matches!(c, SingCommand::NoteOn { .. }));
+            for (i, command) in commands.into_iter().enumerate() {
+                let Some(singing) = self.singers.get_mut(&client.id) else {
+                    // Not singing (the mode changed on the way): its notes sing nothing.
+                    if let SingCommand::NoteOn { take, .. } = command {
+                        link.send(take, TakePart::Failed);
+                    }
+                    continue;
+                };
+                match command {
+                    SingCommand::Restart => singing.singer.restart(),
+                    SingCommand::NoteOff { key } => {
+                        singing.singer.note_off(key as i32);
+                    }
+                    SingCommand::NoteOn {
+                        take,
+                        key,
+                        velocity,
+                        bend,
+                    } => {
+                        let sung = singing.singer.note_on(key as i32, velocity, bend as f64);
+                        let synth = self.voices.get_mut(&singing.voice);
+                        let (Some(sung), Some(synth), true) =
+                            (sung, synth, Some(i) == last_note_on)
+                        else {
+                            link.send(take, TakePart::Failed);
+                            continue;
+                        };
+                        if let Err(e) = sing_take(synth, singing, &sung, take, &mut link) {
+                            client.status.set_error(Some(format!("sung note: {e}")));
+                            link.send(take, TakePart::Failed);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Renders every line of `s` for `client`, publishing banks as pitch offsets become ready.
     /// Returns false when it was cancelled (settings changed, instance removed, shutdown).
     fn render(&mut self, client: &Client, s: &RenderSettings) -> bool {
@@ -264,19 +411,16 @@ impl Worker {
                 || client.removed.load(Ordering::Acquire)
                 || (client.settings)() != *s
         };
-        let synth = match self.voices.entry(s.voice.clone()) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => match load(&s.voice) {
-                Ok(synth) => e.insert(synth),
-                Err(err) => {
-                    client.status.set_error(Some(format!("voice: {err}")));
-                    return true;
-                }
-            },
+        let synth = match self.voice(&s.voice) {
+            Ok(synth) => synth,
+            Err(err) => {
+                client.status.set_error(Some(format!("voice: {err}")));
+                return true;
+            }
         };
         let lines = phrase_lines(&s.text);
         let offsets = match s.mapping {
-            NoteMapping::KeyPerLine => vec![0],
+            NoteMapping::KeyPerLine | NoteMapping::Sing { .. } => vec![0],
             NoteMapping::PitchFollow { .. } => pitch_order(),
         };
         let mut bank = PhraseBank {
@@ -391,6 +535,102 @@ impl SpeechSink for Phrase<'_> {
     fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
         self.samples.extend_from_slice(samples);
         Ok(!(self.cancelled)())
+    }
+}
+
+/// One take sung into an instance's block queue: its shape, its samples as they come, its end.
+fn sing_take(
+    synth: &mut Synthesizer,
+    singing: &Singing,
+    take: &Take,
+    id: u32,
+    link: &mut SingLink,
+) -> Result<(), String> {
+    let rate = singing.sample_rate as f64;
+    let shape = TakeShape {
+        vowel_start: (take.vowel.start * rate).round() as u32,
+        vowel_end: (take.vowel.end * rate).round() as u32,
+        period: (rate / take.hz) as f32,
+        legato: take.legato,
+    };
+    if !link.send(id, TakePart::Shape(shape)) {
+        return Err("the audio thread takes no more".into());
+    }
+    let mut sink = TakeSink {
+        link,
+        take: id,
+        block: [0.0; BLOCK],
+        len: 0,
+    };
+    synth
+        .sing_take(
+            &singing.singer,
+            take,
+            &singing.opts,
+            singing.sample_rate,
+            &mut sink,
+        )
+        .map_err(|e| e.to_string())?;
+    let (len, block) = (sink.len, sink.block);
+    if len > 0 && !link.send(id, samples_part(&block, len)) {
+        return Err("the audio thread takes no more".into());
+    }
+    link.send(id, TakePart::End);
+    Ok(())
+}
+
+fn samples_part(block: &[f32; BLOCK], len: usize) -> TakePart {
+    TakePart::Samples {
+        len: len as u16,
+        samples: *block,
+    }
+}
+
+/// Cuts a take's samples into blocks for the audio thread.
+struct TakeSink<'l> {
+    link: &'l mut SingLink,
+    take: u32,
+    block: [f32; BLOCK],
+    len: usize,
+}
+
+impl SpeechSink for TakeSink<'_> {
+    fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
+        for &s in samples {
+            self.block[self.len] = s;
+            self.len += 1;
+            if self.len == BLOCK {
+                self.len = 0;
+                if !self.link.send(self.take, samples_part(&self.block, BLOCK)) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The queues between one instance's audio thread and the worker, in sing mode.
+pub struct SingLink {
+    pub commands: rtrb::Consumer<SingCommand>,
+    pub blocks: rtrb::Producer<TakeBlock>,
+}
+
+impl SingLink {
+    /// Sends a part of take `take`, waiting a while for room; false when none came.
+    fn send(&mut self, take: u32, part: TakePart) -> bool {
+        let started = std::time::Instant::now();
+        let mut block = TakeBlock { take, part };
+        loop {
+            match self.blocks.push(block) {
+                Ok(()) => return true,
+                Err(rtrb::PushError::Full(back)) => block = back,
+            }
+            if started.elapsed() > BLOCK_WAIT {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 

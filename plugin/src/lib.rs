@@ -1,10 +1,13 @@
-//! Mellow as a DAW instrument (CLAP and VST3): type phrases, play them from MIDI notes.
+//! Mellow as a DAW instrument (CLAP and VST3): type phrases and play them from MIDI notes, or
+//! type a lyric and sing it, a syllable a note.
 //!
 //! `params.rs` holds the parameters and the saved phrase text, `renderer.rs` is an instance's link
 //! to `engine.rs`, the one worker per process that renders every instance's phrases whenever they
-//! or a parameter change, `player.rs` plays them on the audio thread, and `phrases.rs` says which
-//! note speaks which phrase. `process()` only reads events, copies samples, applies the gain and a soft limiter;
-//! in an offline bounce it may also wait for the phrases (see [`MAX_OFFLINE_WAIT`]).
+//! or a parameter change (and sings the notes of sing mode as they come), `player.rs` plays
+//! phrases on the audio thread, `singer.rs` plays sung takes, and `phrases.rs` says which note
+//! speaks which phrase. `process()` only reads events, copies samples, applies the gain and a
+//! soft limiter; in an offline bounce it may also wait for the phrases or the sung takes (see
+//! [`MAX_OFFLINE_WAIT`]).
 
 pub mod editor;
 pub mod engine;
@@ -12,6 +15,7 @@ pub mod params;
 pub mod phrases;
 pub mod player;
 pub mod renderer;
+pub mod singer;
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,10 +24,14 @@ use std::time::{Duration, Instant};
 
 use nice_plug::prelude::*;
 
+use engine::SingLink;
 use params::MellowParams;
 use player::Player;
 use renderer::Renderer;
+use singer::{SingPlayer, SingStats};
 
+/// The mod wheel's controller number: vibrato in sing mode.
+const MOD_WHEEL: u8 = 1;
 /// Banks in flight between the renderer and the audio thread.
 const BANK_QUEUE: usize = 8;
 /// Longest an offline bounce waits in `process()` for the phrases of the current settings; past
@@ -41,6 +49,10 @@ pub struct MellowInstrument {
     /// The host's rate, read by the renderer.
     sample_rate: Arc<AtomicU32>,
     player: Player,
+    singer: SingPlayer,
+    sing_stats: Arc<SingStats>,
+    /// The latency last reported to the host, in samples (sing mode's, or none).
+    reported_latency: u32,
     renderer: Renderer,
     /// Mono mix of the voices for one block, sized at activation.
     mix: Vec<f32>,
@@ -55,6 +67,9 @@ impl Default for MellowInstrument {
         let sample_rate = Arc::new(AtomicU32::new(0));
         let (to_audio, incoming) = rtrb::RingBuffer::new(BANK_QUEUE);
         let (retired, from_audio) = rtrb::RingBuffer::new(BANK_QUEUE);
+        let (to_worker, commands) = rtrb::RingBuffer::new(singer::COMMAND_QUEUE);
+        let (blocks, from_worker) = rtrb::RingBuffer::new(singer::BLOCK_QUEUE);
+        let sing_stats = Arc::new(SingStats::default());
         // Nothing starts here: a host that only scans the plugin costs no thread and no model.
         let renderer = {
             let (params, sample_rate) = (params.clone(), sample_rate.clone());
@@ -62,12 +77,16 @@ impl Default for MellowInstrument {
                 move || params.render_settings(sample_rate.load(Ordering::Acquire)),
                 to_audio,
                 from_audio,
+                SingLink { commands, blocks },
             )
         };
         Self {
             params,
             sample_rate,
             player: Player::new(incoming, retired),
+            singer: SingPlayer::new(to_worker, from_worker, sing_stats.clone()),
+            sing_stats,
+            reported_latency: 0,
             renderer,
             mix: Vec::new(),
             offline: false,
@@ -80,6 +99,64 @@ impl MellowInstrument {
     /// The renderer's progress, for the editor and tests.
     pub fn render_status(&self) -> &Arc<renderer::RenderStatus> {
         self.renderer.status()
+    }
+
+    /// What sing mode has played: takes, and takes that came late.
+    pub fn sing_stats(&self) -> &Arc<SingStats> {
+        &self.sing_stats
+    }
+
+    /// The latency the host should hear of, in samples: sing mode's, or none.
+    fn wanted_latency(&self) -> u32 {
+        match self.params.sing.value() {
+            true => self.singer.latency(),
+            false => 0,
+        }
+    }
+
+    /// Offline only: waits until the takes due in the next `samples` have been sung.
+    fn wait_for_takes(&mut self, samples: usize) {
+        let started = Instant::now();
+        loop {
+            self.singer.receive();
+            if self.singer.ready_for(samples) || started.elapsed() > MAX_OFFLINE_WAIT {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Sing mode's block: every event goes to the singer (which plays it a latency later).
+    fn process_sing(&mut self, samples: usize, context: &mut impl ProcessContext<Self>) {
+        let controls = self.params.sing_controls();
+        while let Some(event) = context.next_event() {
+            let at = event.timing();
+            match event {
+                NoteEvent::NoteOn { key, velocity, .. } => {
+                    if let Some(k) = key.number() {
+                        self.singer.note_on(at, k, velocity, &controls);
+                    }
+                }
+                NoteEvent::NoteOff { key, .. } => match key.number() {
+                    Some(k) => self.singer.note_off(at, k),
+                    None => self.singer.stop_all(),
+                },
+                NoteEvent::Choke { .. } => self.singer.stop_all(),
+                NoteEvent::MidiPitchBend { value, .. } => self.singer.bend(at, value * 2.0 - 1.0),
+                NoteEvent::MidiCC { cc, value, .. } if cc == MOD_WHEEL => {
+                    self.singer.wheel(at, value);
+                }
+                _ => {}
+            }
+        }
+        if self.offline {
+            self.wait_for_takes(samples);
+        } else {
+            self.singer.receive();
+        }
+        let mix = &mut self.mix[..samples];
+        mix.fill(0.0);
+        self.singer.render(mix, &controls);
     }
 
     /// Offline only: waits until the phrases of the current settings are rendered and taken, so a
@@ -122,7 +199,8 @@ impl Plugin for MellowInstrument {
             ..AudioIOLayout::const_default()
         },
     ];
-    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
+    // Pitch bend and the mod wheel play sing mode.
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
 
     type Editor = nice_plug_egui::EguiEditor<editor::EditorApp>;
@@ -149,11 +227,14 @@ impl Plugin for MellowInstrument {
         &mut self,
         _audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
-        _context: &mut impl ActivateContext<Self>,
+        context: &mut impl ActivateContext<Self>,
     ) -> bool {
         let rate = buffer_config.sample_rate;
         let previous = self.sample_rate.swap(rate.round() as u32, Ordering::AcqRel);
         self.player.set_sample_rate(rate);
+        self.singer.set_sample_rate(rate);
+        self.reported_latency = self.wanted_latency();
+        context.set_latency_samples(self.reported_latency);
         self.mix = vec![0.0; buffer_config.max_buffer_size as usize];
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
         if previous != rate.round() as u32 {
@@ -170,6 +251,7 @@ impl Plugin for MellowInstrument {
 
     fn reset(&mut self) {
         self.player.stop_all();
+        self.singer.stop_all();
         self.params.gain.smoothed.reset(self.params.gain.value());
     }
 
@@ -185,8 +267,21 @@ impl Plugin for MellowInstrument {
             self.player.take_new_bank();
         }
         let samples = buffer.samples().min(self.mix.len());
-        let mut next_event = context.next_event();
-        let mut start = 0;
+        let latency = self.wanted_latency();
+        if latency != self.reported_latency {
+            self.reported_latency = latency;
+            context.set_latency_samples(latency);
+        }
+        let singing = self.params.sing.value();
+        if singing {
+            self.process_sing(samples, context);
+            for s in self.mix[..samples].iter_mut() {
+                *s *= self.params.gain.smoothed.next();
+            }
+            mellow_engine::audio::limit::limit(&mut self.mix[..samples]);
+        }
+        let mut next_event = if singing { None } else { context.next_event() };
+        let mut start = if singing { samples } else { 0 };
         while start < samples {
             // Events due now, then the stretch up to the next one: note starts are sample-accurate.
             while let Some(event) = next_event {
@@ -229,7 +324,7 @@ impl Plugin for MellowInstrument {
             channel[..n].copy_from_slice(&self.mix[..n]);
             channel[n..].fill(0.0);
         }
-        if self.player.is_silent() {
+        if self.player.is_silent() && self.singer.is_silent() {
             ProcessStatus::Normal
         } else {
             ProcessStatus::KeepAlive

@@ -33,6 +33,21 @@ pub struct MellowParams {
     pub pitch_follow: BoolParam,
     #[id = "root"]
     pub root: IntParam,
+
+    /// Sing mode: the text is a lyric, each note sings its next syllable.
+    #[id = "sing"]
+    pub sing: BoolParam,
+    #[id = "bend_range"]
+    pub bend_range: IntParam,
+    #[id = "vibrato_depth"]
+    pub vibrato_depth: FloatParam,
+    #[id = "vibrato_rate"]
+    pub vibrato_rate: FloatParam,
+    #[id = "portamento"]
+    pub portamento: IntParam,
+    /// The key that takes the lyric back to its first syllable (it sings nothing).
+    #[id = "restart_key"]
+    pub restart_key: IntParam,
 }
 
 impl Default for MellowParams {
@@ -78,18 +93,59 @@ impl Default for MellowParams {
             root: IntParam::new("Root note", 60, IntRange::Linear { min: 0, max: 127 })
                 .with_value_to_string(formatters::v2s_i32_key_formatter())
                 .with_string_to_value(formatters::s2v_i32_key_formatter()),
+            sing: BoolParam::new("Sing mode", false),
+            bend_range: IntParam::new("Bend range", 2, IntRange::Linear { min: 0, max: 24 })
+                .with_unit(" st"),
+            vibrato_depth: FloatParam::new(
+                "Vibrato depth",
+                0.5,
+                FloatRange::Linear { min: 0.0, max: 3.0 },
+            )
+            .with_step_size(0.01)
+            .with_unit(" st"),
+            vibrato_rate: FloatParam::new(
+                "Vibrato rate",
+                5.5,
+                FloatRange::Linear {
+                    min: 1.0,
+                    max: 12.0,
+                },
+            )
+            .with_step_size(0.1)
+            .with_unit(" Hz"),
+            portamento: IntParam::new("Portamento", 40, IntRange::Linear { min: 0, max: 1000 })
+                .with_unit(" ms"),
+            // C0 in the editor's naming: below any sung note.
+            restart_key: IntParam::new("Restart key", 12, IntRange::Linear { min: 0, max: 127 })
+                .with_value_to_string(formatters::v2s_i32_key_formatter())
+                .with_string_to_value(formatters::s2v_i32_key_formatter()),
         }
     }
 }
 
 impl MellowParams {
     pub fn mapping(&self) -> NoteMapping {
-        if self.pitch_follow.value() {
+        if self.sing.value() {
+            NoteMapping::Sing {
+                bend_range: self.bend_range.value().clamp(0, 24) as u8,
+                portamento_ms: self.portamento.value().clamp(0, 1000) as u16,
+            }
+        } else if self.pitch_follow.value() {
             NoteMapping::PitchFollow {
                 root: self.root.value().clamp(0, 127) as u8,
             }
         } else {
             NoteMapping::KeyPerLine
+        }
+    }
+
+    /// What the sing player reads each block.
+    pub fn sing_controls(&self) -> crate::singer::SingControls {
+        crate::singer::SingControls {
+            bend_range: self.bend_range.value() as f32,
+            vibrato_depth: self.vibrato_depth.value(),
+            vibrato_rate: self.vibrato_rate.value(),
+            restart_key: self.restart_key.value().clamp(0, 127) as u8,
         }
     }
 

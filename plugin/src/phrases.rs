@@ -27,6 +27,14 @@ pub enum NoteMapping {
     KeyPerLine,
     /// Each note speaks the next line, pitched by its distance from `root`.
     PitchFollow { root: u8 },
+    /// The text is a lyric: each note sings its next syllable at the note's pitch, live (see
+    /// `singer.rs`); nothing is rendered ahead.
+    Sing {
+        /// Semitones of a full pitch bend.
+        bend_range: u8,
+        /// Glide into a legato note, in milliseconds.
+        portamento_ms: u16,
+    },
 }
 
 /// What one note-on plays: a line and a pitch offset in semitones.
@@ -49,6 +57,7 @@ impl PhraseSelector {
             return None;
         }
         match mapping {
+            NoteMapping::Sing { .. } => None,
             NoteMapping::KeyPerLine => {
                 let line = key.checked_sub(FIRST_LINE_NOTE)? as usize;
                 (line < lines).then_some(NoteTarget { line, semitones: 0 })

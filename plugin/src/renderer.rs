@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::{Client, Handoff, SharedEngine};
+use crate::engine::{Client, Handoff, SharedEngine, SingLink};
 use crate::phrases::NoteMapping;
 use crate::player::PhraseBank;
 
@@ -60,6 +60,10 @@ pub fn settings_fingerprint(
     match mapping {
         NoteMapping::KeyPerLine => 0u16.hash(&mut h),
         NoteMapping::PitchFollow { root } => (1u16 << 8 | root as u16).hash(&mut h),
+        NoteMapping::Sing {
+            bend_range,
+            portamento_ms,
+        } => (2u16, bend_range, portamento_ms).hash(&mut h),
     }
     sample_rate.hash(&mut h);
     h.finish()
@@ -155,11 +159,13 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    /// An idle renderer for the settings `settings` reads, publishing into `to_audio`.
+    /// An idle renderer for the settings `settings` reads, publishing into `to_audio`; in sing
+    /// mode it sings the notes of `sing`.
     pub fn new(
         settings: impl Fn() -> RenderSettings + Send + Sync + 'static,
         to_audio: rtrb::Producer<Box<PhraseBank>>,
         retired: rtrb::Consumer<Box<PhraseBank>>,
+        sing: SingLink,
     ) -> Renderer {
         Renderer {
             client: Arc::new(Client {
@@ -167,6 +173,7 @@ impl Renderer {
                 settings: Box::new(settings),
                 status: Arc::new(RenderStatus::default()),
                 handoff: Mutex::new(Handoff::new(to_audio, retired)),
+                sing: Mutex::new(sing),
                 removed: AtomicBool::new(false),
             }),
             engine: None,

@@ -31,7 +31,7 @@ fn start_xvfb(display: &str) -> Xvfb {
             display,
             "-screen",
             "0",
-            "800x600x24",
+            "1024x768x24",
             "-nolisten",
             "tcp",
             "-noreset",

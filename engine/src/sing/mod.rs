@@ -16,12 +16,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod live;
 pub mod lyrics;
 pub mod melody;
 pub mod score;
 pub mod syllables;
 pub mod tune;
 
+pub use live::{LiveSinger, Take};
 pub use melody::{Melody, Note};
 pub use score::{SingSettings, Slot};
 
@@ -150,22 +152,8 @@ impl Synthesizer {
         settings: &SingSettings,
         options: &SynthesisOptions,
     ) -> Result<Song> {
-        if !self.follows_f0() {
-            return Err(Error::input(format!(
-                "singing needs an F0-aware vocoder, and `{}` plays the pitch its mel holds: \
-                 use a harmonic vocoder (the built-in voice's own)",
-                self.vocoder_name()
-            )));
-        }
         check_settings(settings)?;
-        let options = SynthesisOptions {
-            rate: Some(1.0),
-            pitch: 0.0,
-            pitch_range: None,
-            lead_in: Some(0.0),
-            ..options.clone()
-        };
-        let opts = self.resolve(&options)?;
+        let opts = self.sing_options(options)?;
         let natural = lyric
             .sentences
             .iter()
@@ -191,6 +179,31 @@ impl Synthesizer {
             score,
             warnings,
         })
+    }
+
+    /// `options` as singing takes them: the steps, seed, temperature, loudness and speaker; rate
+    /// and pitch come from the notes. Fails for a vocoder that cannot play a given F0.
+    pub fn sing_options(&self, options: &SynthesisOptions) -> Result<ResolvedOptions> {
+        self.check_sings()?;
+        self.resolve(&SynthesisOptions {
+            rate: Some(1.0),
+            pitch: 0.0,
+            pitch_range: None,
+            lead_in: Some(0.0),
+            ..options.clone()
+        })
+    }
+
+    /// Singing needs a vocoder that plays the F0 it is given.
+    fn check_sings(&self) -> Result<()> {
+        if self.follows_f0() {
+            return Ok(());
+        }
+        Err(Error::input(format!(
+            "singing needs an F0-aware vocoder, and `{}` plays the pitch its mel holds: \
+             use a harmonic vocoder (the built-in voice's own)",
+            self.vocoder_name()
+        )))
     }
 
     /// Each phrase spoken and laid at its time.
