@@ -109,7 +109,6 @@ enum Event {
     },
     Bend(f32),
     Wheel(f32),
-    Restart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -224,7 +223,7 @@ impl SingPlayer {
             commands,
             blocks,
             voices: Vec::new(),
-            events: [(0, Event::Restart); EVENT_QUEUE],
+            events: [(0, Event::NoteOn); EVENT_QUEUE],
             head: 0,
             len: 0,
             rate: 44_100.0,
@@ -256,9 +255,8 @@ impl SingPlayer {
     /// it a voice and plays it a latency later. The restart key restarts the lyric instead.
     pub fn note_on(&mut self, offset: u32, key: u8, velocity: f32, controls: &SingControls) {
         if key == controls.restart_key {
-            if self.commands.push(SingCommand::Restart).is_ok() {
-                self.queue(offset, Event::Restart);
-            }
+            // The worker restarts the lyric; nothing here plays differently.
+            let _ = self.commands.push(SingCommand::Restart);
             return;
         }
         let take = self.next_take;
@@ -395,7 +393,6 @@ impl SingPlayer {
                 }
                 Event::Bend(b) => self.bend = b,
                 Event::Wheel(w) => self.wheel = w,
-                Event::Restart => {}
             }
         }
     }

@@ -349,22 +349,11 @@ impl Synthesizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sing::syllables::Syllable;
 
     /// A singer of `n` one-syllable words [onset, nucleus, coda] of 5, 8 and 4 frames, with
     /// `slots` as given.
     fn singer(n: usize, slots: Vec<Slot>) -> LiveSinger {
-        let syllables = (0..n)
-            .map(|k| LyricSyllable {
-                sentence: 0,
-                syllable: Syllable {
-                    onset: 3 * k..3 * k + 1,
-                    nucleus: 3 * k + 1..3 * k + 2,
-                    coda: 3 * k + 2..3 * k + 3,
-                },
-                phonemes: format!("l{k}l"),
-            })
-            .collect();
+        let (syllables, natural) = crate::sing::score::tests::lyric(n);
         LiveSinger {
             lyric: Lyric {
                 sentences: Vec::new(),
@@ -372,7 +361,7 @@ mod tests {
                 slots,
                 warnings: Vec::new(),
             },
-            natural: vec![[5.0, 8.0, 4.0].repeat(n)],
+            natural,
             frames_per_second: 100.0,
             settings: SingSettings::default(),
             next: 0,

@@ -373,11 +373,11 @@ fn f0_at(time: f64, sung: &[SungSyllable], melody: &Melody, settings: &SingSetti
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn lyric(n: usize) -> (Vec<LyricSyllable>, Vec<Vec<f32>>) {
-        // n syllables of [onset, nucleus, coda] ids, 5, 8, 4 frames naturally.
+    /// `n` one-syllable words of [onset, nucleus, coda] ids, and their natural frames (5, 8, 4).
+    pub(in crate::sing) fn lyric(n: usize) -> (Vec<LyricSyllable>, Vec<Vec<f32>>) {
         let syllables = (0..n)
             .map(|k| LyricSyllable {
                 sentence: 0,
