@@ -245,7 +245,7 @@ fn a_live_singer_sings_every_syllable_legato_and_detached_and_times_each_take() 
             let started = std::time::Instant::now();
             let mut samples: Vec<f32> = Vec::new();
             synth
-                .sing_take(&live, &take, &opts, 48_000, &mut samples)
+                .sing_take(&live, &take, &[], &opts, 48_000, &mut samples)
                 .unwrap_or_else(|e| panic!("syllable {k} ({}): {e}", take.phonemes));
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             let end = (take.vowel.end * 48_000.0) as usize;
@@ -269,4 +269,85 @@ fn a_live_singer_sings_every_syllable_legato_and_detached_and_times_each_take() 
         }
     }
     println!("take times (ms): {times:.1?}");
+}
+
+#[test]
+fn a_take_prepared_before_its_note_sings_the_same_samples_with_only_the_vocoder_left() {
+    let mut synth = singer();
+    let mut live = synth
+        .live_singer("Hel-lo from Mel-low", SingSettings::default())
+        .expect("reads the lyric");
+    let opts = synth
+        .sing_options(&SynthesisOptions::default())
+        .expect("sings");
+    let mut firsts = Vec::new();
+    // Detached, then legato from the held note, then detached again after a release.
+    for (key, release_before) in [(57, true), (62, false), (64, false), (59, true)] {
+        if release_before {
+            live.note_off(57);
+            live.note_off(64);
+        }
+        let upcoming = live.upcoming();
+        let mut prepared = Vec::new();
+        for take in &upcoming {
+            let made = synth
+                .prepare_take(&live, take, &opts, &mut || true)
+                .expect("prepares")
+                .expect("not stopped");
+            prepared.push(made);
+        }
+        // Whatever key and velocity come, one of the prepared takes is this note's.
+        let take = live.note_on(key, 80, 0.25).expect("a take");
+        assert!(
+            prepared.iter().any(|p| p.fits(&take, &opts)),
+            "key {key}: none of {} prepared takes fits",
+            prepared.len()
+        );
+        let mut at_once: Vec<f32> = Vec::new();
+        synth
+            .sing_take(&live, &take, &[], &opts, 48_000, &mut at_once)
+            .expect("sings");
+        let mut sink = FirstSamples {
+            started: Some(std::time::Instant::now()),
+            ..Default::default()
+        };
+        synth
+            .sing_take(&live, &take, &prepared, &opts, 48_000, &mut sink)
+            .expect("sings prepared");
+        assert_eq!(sink.samples.len(), at_once.len(), "key {key}");
+        let worst = sink
+            .samples
+            .iter()
+            .zip(&at_once)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "key {key}: prepared differs by {worst}");
+        firsts.push(sink.first_ms.expect("samples came"));
+    }
+    // A stop asked for between the model's windows leaves nothing prepared.
+    let take = live.upcoming().remove(0);
+    assert!(synth
+        .prepare_take(&live, &take, &opts, &mut || false)
+        .expect("stops cleanly")
+        .is_none());
+    println!("prepared take, first samples after (ms): {firsts:.1?}");
+}
+
+/// Collects samples and when the first came after `started`.
+#[derive(Default)]
+struct FirstSamples {
+    started: Option<std::time::Instant>,
+    first_ms: Option<f64>,
+    samples: Vec<f32>,
+}
+
+impl mellow_engine::SpeechSink for FirstSamples {
+    fn samples(&mut self, samples: &[f32]) -> mellow_engine::Result<bool> {
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        if self.first_ms.is_none() && !samples.is_empty() {
+            self.first_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        self.samples.extend_from_slice(samples);
+        Ok(true)
+    }
 }

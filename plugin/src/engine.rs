@@ -8,9 +8,13 @@
 //! at their settings every [`SETTINGS_TICK`]. Cancellation is checked between the audio chunks the
 //! engine makes, so a removed instance or changed text stops its render within one chunk.
 //!
-//! In sing mode nothing is rendered ahead: the worker keeps the instance's lyric ready (a
-//! [`LiveSinger`]) and sings each note's take as its note-on comes, looking at the instances'
-//! command queues every [`SING_TICK`] while any instance sings.
+//! In sing mode the worker keeps the instance's lyric ready (a [`LiveSinger`]) and sings each
+//! note's take as its note-on comes, looking at the instances' command queues every
+//! [`SING_TICK`] while any instance sings. The pitch of the next note is not known, but its
+//! syllable is, and the acoustic model needs nothing else: between notes the worker makes the mels
+//! of the takes the next note may sing (afresh, or legato from the held note), so that a note-on
+//! runs only the vocoder. A note that comes while a mel is being made waits for the model's
+//! current window at most.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use mellow_engine::sing::{LiveSinger, SingSettings, Take};
+use mellow_engine::sing::{LiveSinger, PreparedTake, SingSettings, Take};
 use mellow_engine::synth::{Loudness, ResolvedOptions};
 use mellow_engine::voice::resolve_voice;
 use mellow_engine::{Outcome, SpeechSink, SynthesisOptions, Synthesizer};
@@ -173,6 +177,11 @@ struct Singing {
     opts: ResolvedOptions,
     voice: String,
     sample_rate: u32,
+    /// The mels of the takes the next note may sing, made while nothing else waits.
+    prepared: Vec<PreparedTake>,
+    /// Every take the next note may sing is prepared (or failed to be): nothing to do until a
+    /// note moves the lyric on.
+    prepared_all: bool,
 }
 
 impl Worker {
@@ -211,6 +220,7 @@ impl Worker {
                 break;
             }
             self.sing_pending();
+            self.prepare_takes();
             self.render_pending();
         }
     }
@@ -344,6 +354,8 @@ impl Worker {
                         opts,
                         voice: s.voice.clone(),
                         sample_rate: s.sample_rate,
+                        prepared: Vec::new(),
+                        prepared_all: false,
                     },
                 );
             }
@@ -373,6 +385,7 @@ impl Worker {
                     }
                     continue;
                 };
+                singing.prepared_all = false;
                 match command {
                     SingCommand::Restart => singing.singer.restart(),
                     SingCommand::NoteOff { key } => {
@@ -399,6 +412,51 @@ impl Worker {
                     }
                 }
             }
+        }
+    }
+
+    /// Makes the mels of the takes each singing instance's next note may sing (see
+    /// [`LiveSinger::upcoming`]), so that a note-on finds only the vocoder left to run. Gives way
+    /// (dropping what it was making) as soon as any instance has a note waiting.
+    fn prepare_takes(&mut self) {
+        let clients = self.clients.clone();
+        let shutdown = self.shutdown.clone();
+        let mut keep_going = || {
+            !shutdown.load(Ordering::Acquire)
+                && clients.iter().all(|c| {
+                    c.sing
+                        .try_lock()
+                        .map_or(true, |link| link.commands.is_empty())
+                })
+        };
+        for client in &clients {
+            let Some(singing) = self.singers.get_mut(&client.id) else {
+                continue;
+            };
+            if singing.prepared_all {
+                continue;
+            }
+            let upcoming = singing.singer.upcoming();
+            let opts = singing.opts;
+            singing
+                .prepared
+                .retain(|p| upcoming.iter().any(|take| p.fits(take, &opts)));
+            let Some(synth) = self.voices.get_mut(&singing.voice) else {
+                continue;
+            };
+            for take in &upcoming {
+                if singing.prepared.iter().any(|p| p.fits(take, &opts)) {
+                    continue;
+                }
+                match synth.prepare_take(&singing.singer, take, &opts, &mut keep_going) {
+                    Ok(Some(made)) => singing.prepared.push(made),
+                    // A note is waiting: it goes first.
+                    Ok(None) => return,
+                    // The note sings it the long way, and reports the error then.
+                    Err(_) => {}
+                }
+            }
+            singing.prepared_all = true;
         }
     }
 
@@ -566,6 +624,7 @@ fn sing_take(
         .sing_take(
             &singing.singer,
             take,
+            &singing.prepared,
             &singing.opts,
             singing.sample_rate,
             &mut sink,

@@ -14,10 +14,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Latency of sing mode: note-on to first sound, as reported to the host. It covers the worker's
-/// first samples of a take (the acoustic model and the vocoder on the take's first window, 50 to
-/// 70 ms at 2 steps on one core of a 2-core machine) with room for one take queued before it.
-pub const SING_LATENCY_SECONDS: f32 = 0.1;
+/// Latency of sing mode: note-on to first sound, as reported to the host. The worker makes the
+/// next takes' mels between notes, so a note-on waits only for the vocoder's first samples (5 to
+/// 10 ms on one core of a 2-core machine) and a host block or two; a note that comes before its
+/// take's mel is ready starts late, when its samples come.
+pub const SING_LATENCY_SECONDS: f32 = 0.03;
 /// Samples in a [`TakeBlock`].
 pub const BLOCK: usize = 256;
 /// Blocks in flight from the worker to the audio thread (about six seconds at 44.1 kHz).
@@ -628,7 +629,7 @@ mod tests {
         r.sing(take, &vec![1.0; 800], (100, 700), false);
         let out = r.play(200);
         let latency = latency_samples(RATE) as usize;
-        assert_eq!(latency, 100);
+        assert_eq!(latency, 30);
         assert!(out[..5 + latency].iter().all(|&s| s == 0.0));
         assert!(out[5 + latency..].iter().all(|&s| s == 1.0));
     }
@@ -641,8 +642,9 @@ mod tests {
         r.sing(take, &ramp(800), (100, 700), false);
         // Held for 3 s: far past the take's 800 samples.
         let held = r.play(3000);
+        let latency = latency_samples(RATE) as usize;
         // (The ramp's first sample is 0.)
-        let sounding = &held[101..];
+        let sounding = &held[latency + 1..];
         let stopped = sounding.iter().position(|&s| s <= 0.0);
         assert!(stopped.is_none(), "the vowel stopped at {stopped:?}");
         // Never past the loop's end (the vowel's end less two crossfades).
@@ -652,9 +654,9 @@ mod tests {
         r.player.note_off(0, 60);
         let tail = r.play(300);
         let end = tail.iter().position(|&s| s == 0.0).unwrap();
-        // After the latency (100), the last 15 samples of the vowel (under the jump's crossfade)
-        // and the 100 of the coda: the note ends about 215 samples after the note-off.
-        assert!((210..=220).contains(&end), "{end}");
+        // After the latency, the last 15 samples of the vowel (under the jump's crossfade) and
+        // the 100 of the coda: the note ends about 115 samples after the note-off and latency.
+        assert!((latency + 110..=latency + 120).contains(&end), "{end}");
         assert!((tail[end - 1] - 799.0).abs() < 1.0, "{}", tail[end - 1]);
         assert!(r.player.is_silent());
     }
@@ -685,7 +687,7 @@ mod tests {
         let second = r.take_asked();
         r.sing(second, &vec![2.0; 800], (100, 700), true);
         let out = r.play(200);
-        let latency = 100;
+        let latency = latency_samples(RATE) as usize;
         assert!(out[..latency].iter().all(|&s| s == 1.0));
         // A 20-sample crossfade: the sum of both sits between them, then the new take alone.
         assert!(out[latency + 5] > 1.0 && out[latency + 5] < 2.0);

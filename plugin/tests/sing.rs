@@ -13,6 +13,7 @@ use clack_host::events::event_types::{MidiEvent, NoteOnEvent, ParamValueEvent};
 use clack_host::events::Match;
 use clack_host::prelude::*;
 use mellow_engine::audio::f0::track_f0;
+use mellow_plugin::singer::SING_LATENCY_SECONDS;
 
 mod common;
 use common::{audio_config, entry, instance, note_off, Audio, TestHost};
@@ -124,8 +125,16 @@ fn seconds(s: f64) -> usize {
     (s * RATE as f64) as usize
 }
 
+/// Sing mode's latency in samples, as the plugin reports it.
+fn latency_samples() -> usize {
+    (SING_LATENCY_SECONDS as f64 * RATE as f64).round() as usize
+}
+
 #[test]
 fn a_bounce_sings_each_note_at_its_pitch_one_reported_latency_late() {
+    let _alone = LIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let entry = entry();
     let mut plugin = instance(&entry);
     {
@@ -134,7 +143,21 @@ fn a_bounce_sings_each_note_at_its_pitch_one_reported_latency_late() {
         render.set(&handle, RenderMode::Offline).unwrap();
     }
     // The default text is the lyric: "Hel-lo from Mel-low ...".
-    let notes = [
+    let notes = melody();
+    let heard = sing(&mut plugin, &notes, seconds(5.4), false);
+    let latency = {
+        let handle = plugin.plugin_handle();
+        let latency: PluginLatency = handle.get_extension().expect("the latency extension");
+        latency.get(&handle) as usize
+    };
+    assert_eq!(latency, latency_samples(), "the reported latency");
+    check_notes(&heard, &notes, latency);
+}
+
+/// The four notes the bounce and the live test play: detached, over an octave and a half, the
+/// last bent a whole step.
+fn melody() -> [Played; 4] {
+    [
         (48, 0.3, 0.9, 0.0),
         (55, 1.5, 2.3, 0.0),
         (60, 2.9, 3.2, 0.0),
@@ -145,17 +168,14 @@ fn a_bounce_sings_each_note_at_its_pitch_one_reported_latency_late() {
         on: seconds(on),
         off: seconds(off),
         bend,
-    });
-    let heard = sing(&mut plugin, &notes, seconds(5.4), false);
-    let latency = {
-        let handle = plugin.plugin_handle();
-        let latency: PluginLatency = handle.get_extension().expect("the latency extension");
-        latency.get(&handle) as usize
-    };
-    let reported = mellow_plugin::singer::SING_LATENCY_SECONDS as f64;
-    assert_eq!(latency, seconds(reported), "the reported latency");
+    })
+}
+
+/// Each note sounds `latency` samples after its note-on (within a millisecond, nothing before),
+/// at its pitch with the bend, and holds its vowel to its note-off.
+fn check_notes(heard: &[f32], notes: &[Played], latency: usize) {
     assert!(heard.iter().all(|s| s.is_finite() && s.abs() <= 1.0));
-    for n in &notes {
+    for n in notes {
         let on = n.on + latency;
         let off = n.off + latency;
         // Nothing of this note before its time (the one before has ended by then).
@@ -214,8 +234,32 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// The live tests measure time, and a bounce beside them would take their CPU: one at a time.
+static LIVE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn played_live_each_note_sounds_on_time_at_the_reported_latency() {
+    let _alone = LIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let entry = entry();
+    let mut plugin = instance(&entry);
+    // A second later than the bounce: the first note's mel is made once the voice has loaded.
+    let notes = melody().map(|n| Played {
+        on: n.on + seconds(1.0),
+        off: n.off + seconds(1.0),
+        ..n
+    });
+    // Between notes the worker makes the next takes' mels: a note-on runs only the vocoder.
+    let heard = sing(&mut plugin, &notes, seconds(6.4), true);
+    check_notes(&heard, &notes, latency_samples());
+}
+
 #[test]
 fn sixteen_notes_a_second_sing_live_without_allocating() {
+    let _alone = LIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let entry = entry();
     let mut plugin = instance(&entry);
     // Two seconds of sixteenth notes at 120 bpm, legato and detached by turns.

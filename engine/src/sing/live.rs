@@ -17,7 +17,7 @@
 //! let opts = synth.sing_options(&SynthesisOptions::default())?;
 //! let take = singer.note_on(60, 100, 0.0).expect("the lyric has syllables");
 //! let mut samples: Vec<f32> = Vec::new();
-//! synth.sing_take(&singer, &take, &opts, 48_000, &mut samples)?;
+//! synth.sing_take(&singer, &take, &[], &opts, 48_000, &mut samples)?;
 //! assert!(take.vowel.end > take.vowel.start);
 //! # Ok(()) }
 //! ```
@@ -29,7 +29,9 @@ use super::score::{score, LyricSyllable, Phrase, SingSettings, Slot, Timing};
 use super::syllables::Syllable;
 use super::{Lyric, SUNG_VOICED_NOISE};
 use crate::error::{Error, Result};
-use crate::synth::{Outcome, ResolvedOptions, Segment, SpeechSink, Synthesizer, Utterance};
+use crate::synth::{
+    MadeMel, Outcome, ResolvedOptions, Segment, SpeechSink, Synthesizer, Utterance,
+};
 use crate::text::Sentence;
 
 /// How long a take holds its vowel. Long enough that its middle is steady (the player loops
@@ -128,6 +130,22 @@ impl LiveSinger {
             velocity,
         });
         Some(take)
+    }
+
+    /// The takes the next note-on may sing, the likelier first, so that they can be prepared
+    /// (see [`Synthesizer::prepare_take`]): the next syllable sung afresh, and while a note is
+    /// held, the way from it (legato). Their key, bend and velocity are the held note's or
+    /// middle C's: a take's mel depends only on its syllables and their timing.
+    pub fn upcoming(&self) -> Vec<Take> {
+        let (key, velocity) = self.held.map_or((60, 100), |h| (h.key, h.velocity));
+        let mut takes = Vec::new();
+        let mut released = self.clone();
+        released.held = None;
+        takes.extend(released.note_on(key, velocity, 0.0));
+        if self.held.is_some() {
+            takes.extend(self.clone().note_on(key, velocity, 0.0));
+        }
+        takes
     }
 
     /// A note-off of `key`: true when it ends the held note (a key that legato has already
@@ -310,32 +328,51 @@ impl Synthesizer {
         })
     }
 
-    /// Renders one take of `singer` at `output_rate` into `sink`, as it comes (a few
-    /// milliseconds for the first samples). `opts` from [`Synthesizer::sing_options`].
+    /// Runs the acoustic model over `take` before its note is played (see
+    /// [`LiveSinger::upcoming`]): [`Synthesizer::sing_take`] given the result runs only the
+    /// vocoder, and sings the same samples. `keep_going` is asked between the model's windows;
+    /// `Ok(None)` when it said stop.
+    pub fn prepare_take(
+        &mut self,
+        singer: &LiveSinger,
+        take: &Take,
+        opts: &ResolvedOptions,
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Option<PreparedTake>> {
+        self.check_sings()?;
+        let segment = take_segment(singer, take)?;
+        let Some(mel) = self.segment_mel(&segment, opts, keep_going)? else {
+            return Ok(None);
+        };
+        Ok(Some(PreparedTake {
+            sentence: take.phrase.sentence,
+            durations: take.phrase.durations.clone(),
+            opts: *opts,
+            mel,
+        }))
+    }
+
+    /// Renders one take of `singer` at `output_rate` into `sink`, as it comes. With a prepared
+    /// take that fits it (see [`PreparedTake::fits`]) only the vocoder runs (a few milliseconds
+    /// to the first samples), else the acoustic model too. `opts` from
+    /// [`Synthesizer::sing_options`].
     pub fn sing_take(
         &mut self,
         singer: &LiveSinger,
         take: &Take,
+        prepared: &[PreparedTake],
         opts: &ResolvedOptions,
         output_rate: u32,
         sink: &mut dyn SpeechSink,
     ) -> Result<Outcome> {
         self.check_sings()?;
-        let sentence = singer
-            .lyric
-            .sentences
-            .get(take.phrase.sentence)
-            .ok_or_else(|| Error::input("a take of another lyric"))?;
+        let mut segment = take_segment(singer, take)?;
+        segment.mel = prepared
+            .iter()
+            .find(|p| p.fits(take, opts))
+            .map(|p| p.mel.clone());
         let utterance = Utterance {
-            segments: vec![Segment {
-                sentence: Sentence {
-                    id_gains_db: take.phrase.gains_db.clone(),
-                    ..sentence.clone()
-                },
-                durations: Some(take.phrase.durations.clone()),
-                pitch_curve: None,
-                f0_hz: Some(take.phrase.f0_hz.clone()),
-            }],
+            segments: vec![segment],
             lead_in: 0.0,
             warnings: Vec::new(),
         };
@@ -344,6 +381,45 @@ impl Synthesizer {
         self.set_voiced_noise(1.0);
         outcome
     }
+}
+
+/// A take's mel, made before its note was played (see [`Synthesizer::prepare_take`]).
+#[derive(Debug, Clone)]
+pub struct PreparedTake {
+    sentence: usize,
+    durations: Vec<f32>,
+    opts: ResolvedOptions,
+    mel: MadeMel,
+}
+
+impl PreparedTake {
+    /// Whether this is `take`'s mel at `opts`: the same phonemes with the same timing. The key,
+    /// bend and velocity do not matter: they are played over the mel, by the vocoder's F0 and
+    /// the take's gains.
+    pub fn fits(&self, take: &Take, opts: &ResolvedOptions) -> bool {
+        self.sentence == take.phrase.sentence
+            && self.durations == take.phrase.durations
+            && self.opts == *opts
+    }
+}
+
+/// The one segment a take is spoken as.
+fn take_segment(singer: &LiveSinger, take: &Take) -> Result<Segment> {
+    let sentence = singer
+        .lyric
+        .sentences
+        .get(take.phrase.sentence)
+        .ok_or_else(|| Error::input("a take of another lyric"))?;
+    Ok(Segment {
+        sentence: Sentence {
+            id_gains_db: take.phrase.gains_db.clone(),
+            ..sentence.clone()
+        },
+        durations: Some(take.phrase.durations.clone()),
+        pitch_curve: None,
+        f0_hz: Some(take.phrase.f0_hz.clone()),
+        mel: None,
+    })
 }
 
 #[cfg(test)]

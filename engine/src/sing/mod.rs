@@ -23,7 +23,7 @@ pub mod score;
 pub mod syllables;
 pub mod tune;
 
-pub use live::{LiveSinger, Take};
+pub use live::{LiveSinger, PreparedTake, Take};
 pub use melody::{Melody, Note};
 pub use score::{SingSettings, Slot};
 
@@ -226,6 +226,7 @@ impl Synthesizer {
                     durations: Some(phrase.durations.clone()),
                     pitch_curve: None,
                     f0_hz: Some(phrase.f0_hz.clone()),
+                    mel: None,
                 }],
                 lead_in: 0.0,
                 warnings: Vec::new(),

@@ -18,4 +18,4 @@ pub use options::{
 pub use speak::{Outcome, SpeechSink};
 pub use synthesizer::{load_vocoder, Audio, MelOutput, Synthesizer};
 pub use timing::{CueLevel, TimingEvent, Timings};
-pub use utterance::{Segment, Utterance};
+pub use utterance::{MadeMel, Segment, Utterance};

@@ -254,6 +254,7 @@ mod tests {
             durations,
             pitch_curve,
             f0_hz: None,
+            mel: None,
         }
     }
 

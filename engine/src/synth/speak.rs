@@ -13,11 +13,11 @@ use super::options::{
 };
 use super::pitch_plan::{
     asked_f0, given_f0_curve, intonation_plan, pitch_plan, shift_mel_pitch, without_pitch,
-    TapeSpeed,
+    IntonationRange, PitchPlan, TapeSpeed,
 };
 use super::synthesizer::{check_finite, no_acoustic_model, Audio, MelOutput, Synthesizer};
 use super::timing::{MarkTiming, PhonemeTiming, TimingEvent, WordTiming};
-use super::utterance::{Segment, Utterance};
+use super::utterance::{MadeMel, Segment, Utterance};
 use crate::acoustic::{AcousticModel, DecodeSettings, MelStream};
 use crate::audio::limit::limit;
 use crate::audio::pitch::stretch_curve;
@@ -187,20 +187,15 @@ impl Synthesizer {
         emit: &mut dyn FnMut(&[f32]) -> Result<bool>,
     ) -> Result<Option<Option<MelOutput>>> {
         let ids = &segment.sentence.ids;
-        self.check_ids(ids)?;
-        let opts = &with_prosody(opts, segment);
-        // Asking an F0-aware vocoder for no shift also clears an earlier segment's.
-        let f0_aware = self.vocoder.shift_pitch(&[0.0]);
-        let plan = pitch_plan(segment, opts, f0_aware)?;
-        let opts = ResolvedOptions {
-            pitch: plan.tape,
-            ..*opts
-        };
+        let SegmentPlan {
+            opts,
+            plan,
+            intonation,
+            given_f0,
+        } = self.plan_segment(segment, opts)?;
         let Some(model) = &self.acoustic else {
             return Err(no_acoustic_model());
         };
-        let intonation = intonation_plan(model, f0_aware, &opts, self.vocoder.name())?;
-        let given_f0 = given_f0_curve(segment, &opts, f0_aware, self.vocoder.name())?;
         if let Some(curve) = &given_f0 {
             self.vocoder.follow_f0(curve);
         }
@@ -227,12 +222,15 @@ impl Synthesizer {
             clock,
             samples_per_frame,
         );
-        let scales = id_length_scales(&opts, &segment.sentence.id_rates);
-        let mut stream = start_mel_stream(model, ids, segment.durations.as_deref(), &opts)?
-            .with_length_scales(scales);
-        if intonation.is_some() && given_f0.is_none() {
-            stream = stream.with_intonation();
-        }
+        let mut stream = match &segment.mel {
+            Some(made) => MelSource::made(made, ids.len(), self.vocoder_mel.n_mels)?,
+            None => MelSource::Model(Box::new(segment_stream(
+                model,
+                segment,
+                &opts,
+                intonation.is_some() && given_f0.is_none(),
+            )?)),
+        };
         let mut vocoding = ChunkedVocoding::new();
         // A pitch curve is stretched over the whole segment, so its frames are held until the
         // last is known; otherwise each frame is vocoded as soon as it is final.
@@ -244,7 +242,7 @@ impl Synthesizer {
         let mut kept = Vec::new();
         let mut break_pending = clock.break_before.is_some();
         let mut f0_curve = Vec::new();
-        while let Some(frames) = on_acoustic_thread(|| stream.next_frames())? {
+        while let Some(frames) = stream.next_frames()? {
             check_finite(&frames, "the acoustic model")?;
             if let Some(range) = &intonation {
                 let done = f0_curve.len();
@@ -326,6 +324,174 @@ impl Synthesizer {
             })
             .collect()
     }
+
+    /// Runs the acoustic model over `segment` alone, as [`Synthesizer::speak`] would, and keeps
+    /// its mel: put into the segment's `mel`, it speaks the same samples with only the vocoder
+    /// left to run (a sung take made before its note is played). `keep_going` is asked between
+    /// the model's windows; `Ok(None)` when it said stop.
+    ///
+    /// ```no_run
+    /// # fn main() -> mellow_engine::Result<()> {
+    /// use mellow_engine::{voice::resolve_voice, SynthesisOptions, Synthesizer};
+    /// let mut synth = Synthesizer::new(&resolve_voice("")?, None)?;
+    /// let opts = synth.resolve(&SynthesisOptions::default())?;
+    /// let mut utterance = synth.utterance("Ready when you are.")?;
+    /// let made = synth.segment_mel(&utterance.segments[0], &opts, &mut || true)?;
+    /// utterance.segments[0].mel = made;
+    /// let mut samples = Vec::new();
+    /// synth.speak(&utterance, &opts, 22_050, &mut samples)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn segment_mel(
+        &mut self,
+        segment: &Segment,
+        opts: &ResolvedOptions,
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Option<MadeMel>> {
+        let SegmentPlan {
+            opts,
+            intonation,
+            given_f0,
+            ..
+        } = self.plan_segment(segment, opts)?;
+        let Some(model) = &self.acoustic else {
+            return Err(no_acoustic_model());
+        };
+        let with_intonation = intonation.is_some() && given_f0.is_none();
+        let mut stream = segment_stream(model, segment, &opts, with_intonation)?;
+        let mut frames = Vec::new();
+        loop {
+            if !keep_going() {
+                return Ok(None);
+            }
+            match on_acoustic_thread(|| stream.next_frames())? {
+                Some(f) => {
+                    check_finite(&f, "the acoustic model")?;
+                    frames.push(f);
+                }
+                None => break,
+            }
+        }
+        let mel = Tensor::cat(&frames, 2)?;
+        let total = mel.dim(2)?;
+        Ok(Some(MadeMel {
+            intonation: stream.intonation(0..total).filter(|_| with_intonation),
+            durations: stream.durations().to_vec(),
+            mel,
+        }))
+    }
+
+    /// What a segment is spoken with: the options with its prosody, how its pitch is moved, and
+    /// where its F0 comes from.
+    fn plan_segment(&mut self, segment: &Segment, opts: &ResolvedOptions) -> Result<SegmentPlan> {
+        self.check_ids(&segment.sentence.ids)?;
+        let opts = &with_prosody(opts, segment);
+        // Asking an F0-aware vocoder for no shift also clears an earlier segment's.
+        let f0_aware = self.vocoder.shift_pitch(&[0.0]);
+        let plan = pitch_plan(segment, opts, f0_aware)?;
+        let opts = ResolvedOptions {
+            pitch: plan.tape,
+            ..*opts
+        };
+        let Some(model) = &self.acoustic else {
+            return Err(no_acoustic_model());
+        };
+        let intonation = intonation_plan(model, f0_aware, &opts, self.vocoder.name())?;
+        let given_f0 = given_f0_curve(segment, &opts, f0_aware, self.vocoder.name())?;
+        Ok(SegmentPlan {
+            opts,
+            plan,
+            intonation,
+            given_f0,
+        })
+    }
+}
+
+/// How one segment is spoken (see [`Synthesizer::plan_segment`]).
+struct SegmentPlan {
+    opts: ResolvedOptions,
+    plan: PitchPlan,
+    intonation: Option<IntonationRange>,
+    given_f0: Option<Vec<f32>>,
+}
+
+/// Where a segment's mel frames come from: the acoustic model as it goes, or a mel made before.
+enum MelSource<'m> {
+    Model(Box<MelStream<'m>>),
+    Made { made: &'m MadeMel, handed: bool },
+}
+
+impl<'m> MelSource<'m> {
+    /// A made mel, checked against the segment's ids and the vocoder's mel.
+    fn made(made: &'m MadeMel, ids: usize, n_mels: usize) -> Result<Self> {
+        let (_, bands, frames) = made.mel.dims3()?;
+        let summed = made.durations.iter().sum::<f32>().max(1.0) as usize;
+        if made.durations.len() != ids || bands != n_mels || frames != summed {
+            return Err(Error::input(format!(
+                "a made mel of {bands} bands and {frames} frames with {} durations (summing to \
+                 {summed} frames) does not fit a segment of {ids} ids and a {n_mels}-band vocoder",
+                made.durations.len()
+            )));
+        }
+        if made.intonation.as_ref().is_some_and(|c| c.len() != frames) {
+            return Err(Error::input(
+                "a made mel's intonation is not one value per frame",
+            ));
+        }
+        Ok(Self::Made {
+            made,
+            handed: false,
+        })
+    }
+
+    fn next_frames(&mut self) -> Result<Option<Tensor>> {
+        match self {
+            Self::Model(stream) => Ok(on_acoustic_thread(|| stream.next_frames())?),
+            Self::Made { handed: true, .. } => Ok(None),
+            Self::Made { made, handed } => {
+                *handed = true;
+                Ok(Some(made.mel.clone()))
+            }
+        }
+    }
+
+    fn durations(&self) -> &[f32] {
+        match self {
+            Self::Model(stream) => stream.durations(),
+            Self::Made { made, .. } => &made.durations,
+        }
+    }
+
+    fn intonation(&self, frames: std::ops::Range<usize>) -> Option<Vec<f32>> {
+        match self {
+            Self::Model(stream) => stream.intonation(frames),
+            Self::Made { made, .. } => made
+                .intonation
+                .as_ref()
+                .and_then(|curve| curve.get(frames).map(<[f32]>::to_vec)),
+        }
+    }
+}
+
+/// The acoustic model's stream for `segment`, as [`Synthesizer::speak`] runs it.
+fn segment_stream<'m>(
+    model: &'m AcousticModel,
+    segment: &Segment,
+    opts: &ResolvedOptions,
+    with_intonation: bool,
+) -> Result<MelStream<'m>> {
+    let scales = id_length_scales(opts, &segment.sentence.id_rates);
+    let stream = start_mel_stream(
+        model,
+        &segment.sentence.ids,
+        segment.durations.as_deref(),
+        opts,
+    )?
+    .with_length_scales(scales);
+    Ok(match with_intonation {
+        true => stream.with_intonation(),
+        false => stream,
+    })
 }
 
 /// Samples at the voice's rate → the output rate → the sink.

@@ -1,6 +1,8 @@
 //! What to say, once the front end (text, phonemes or a conditioning file) has read it: segments
 //! of phoneme ids, each with what is given of its durations and pitch.
 
+use candle_core::Tensor;
+
 use crate::text::Sentence;
 
 /// What to say: segments spoken in order with a short pause between, and what the front end
@@ -25,6 +27,20 @@ pub struct Segment {
     pub pitch_curve: Option<Vec<f32>>,
     /// F0 in Hz over time, stretched over the segment's frames (an F0-aware vocoder plays it).
     pub f0_hz: Option<Vec<f32>>,
+    /// The segment's mel, made beforehand by [`super::Synthesizer::segment_mel`] (a sung take
+    /// prepared before its note): speaking it runs only the vocoder and what follows it.
+    pub mel: Option<MadeMel>,
+}
+
+/// A segment's mel as the acoustic model made it, with what speaking it needs besides.
+#[derive(Debug, Clone)]
+pub struct MadeMel {
+    /// `[1, n_mels, frames]`, de-normalised.
+    pub mel: Tensor,
+    /// Frames per id, as the model spread them.
+    pub durations: Vec<f32>,
+    /// The voice's own F0 of each frame (natural log of Hz), when its intonation was asked for.
+    pub intonation: Option<Vec<f32>>,
 }
 
 impl From<Sentence> for Segment {
@@ -34,6 +50,7 @@ impl From<Sentence> for Segment {
             durations: None,
             pitch_curve: None,
             f0_hz: None,
+            mel: None,
         }
     }
 }
