@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mellow_engine::sing::{LiveSinger, PreparedTake, SingSettings, Take};
@@ -197,6 +197,7 @@ impl Worker {
     }
 
     fn run(mut self) {
+        let mut settings_looked = Instant::now();
         loop {
             // Asleep on the queue while nothing is registered; a tick while something is.
             let tick = match self.singers.is_empty() {
@@ -213,6 +214,7 @@ impl Worker {
                 }
             };
             let messages: Vec<Message> = first.into_iter().chain(self.inbox.try_iter()).collect();
+            let woken = !messages.is_empty();
             for message in messages {
                 self.handle(message);
             }
@@ -221,7 +223,12 @@ impl Worker {
             }
             self.sing_pending();
             self.prepare_takes();
-            self.render_pending();
+            // Singing ticks every millisecond; settings are looked at every SETTINGS_TICK (or
+            // when a message came), as without singing.
+            if woken || settings_looked.elapsed() >= SETTINGS_TICK {
+                settings_looked = Instant::now();
+                self.render_pending();
+            }
         }
     }
 
@@ -366,12 +373,16 @@ impl Worker {
 
     /// Sings the takes every singing instance's notes ask for. Of the note-ons waiting, only the
     /// last is sung (a player that is behind skips notes rather than falling further behind);
-    /// every one still moves the lyric on.
+    /// every one still moves the lyric on. Notes that come before a new lyric has been read wait
+    /// for it (a host may switch sing mode on and play at once, as a project loads for export).
     fn sing_pending(&mut self) {
         for client in self.clients.clone() {
             let Ok(mut link) = client.sing.lock() else {
                 continue;
             };
+            if link.commands.is_empty() || self.lyric_pending(&client) {
+                continue;
+            }
             let commands: Vec<SingCommand> =
                 std::iter::from_fn(|| link.commands.pop().ok()).collect();
             let last_note_on = commands
@@ -413,6 +424,17 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Whether `client` is in sing mode with a lyric still to be read (not yet looked at, or
+    /// changed since): its notes are kept for it. A lyric that could not be read was looked at.
+    fn lyric_pending(&self, client: &Client) -> bool {
+        if self.singers.contains_key(&client.id) {
+            return false;
+        }
+        let wanted = (client.settings)();
+        matches!(wanted.mapping, NoteMapping::Sing { .. })
+            && self.rendered.get(&client.id) != Some(&wanted)
     }
 
     /// Makes the mels of the takes each singing instance's next note may sing (see
@@ -678,7 +700,7 @@ pub struct SingLink {
 impl SingLink {
     /// Sends a part of take `take`, waiting a while for room; false when none came.
     fn send(&mut self, take: u32, part: TakePart) -> bool {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let mut block = TakeBlock { take, part };
         loop {
             match self.blocks.push(block) {

@@ -7,10 +7,12 @@
 //! phrases on the audio thread, `singer.rs` plays sung takes, and `phrases.rs` says which note
 //! speaks which phrase. `process()` only reads events, copies samples, applies the gain and a
 //! soft limiter; in an offline bounce it may also wait for the phrases or the sung takes (see
-//! [`MAX_OFFLINE_WAIT`]).
+//! [`MAX_OFFLINE_WAIT`]), and so may sing mode where a host renders faster than real time
+//! without saying so (`pace.rs`).
 
 pub mod editor;
 pub mod engine;
+pub mod pace;
 pub mod params;
 pub mod phrases;
 pub mod player;
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant};
 use nice_plug::prelude::*;
 
 use engine::SingLink;
+use pace::PaceMeter;
 use params::MellowParams;
 use player::Player;
 use renderer::Renderer;
@@ -58,6 +61,8 @@ pub struct MellowInstrument {
     mix: Vec<f32>,
     /// The host renders offline (a bounce or export): `process()` waits for the phrases.
     offline: bool,
+    /// Whether the host runs faster than real time without having said it renders offline.
+    pace: PaceMeter,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
@@ -90,6 +95,7 @@ impl Default for MellowInstrument {
             renderer,
             mix: Vec::new(),
             offline: false,
+            pace: PaceMeter::default(),
             editor_state: editor::default_state(),
         }
     }
@@ -120,14 +126,21 @@ impl MellowInstrument {
         loop {
             self.singer.receive();
             if self.singer.ready_for(samples) || started.elapsed() > MAX_OFFLINE_WAIT {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+        self.pace.waited(started.elapsed());
     }
 
     /// Sing mode's block: every event goes to the singer (which plays it a latency later).
-    fn process_sing(&mut self, samples: usize, context: &mut impl ProcessContext<Self>) {
+    /// `offline`: the host renders faster than real time, so the takes are waited for.
+    fn process_sing(
+        &mut self,
+        samples: usize,
+        offline: bool,
+        context: &mut impl ProcessContext<Self>,
+    ) {
         let controls = self.params.sing_controls();
         while let Some(event) = context.next_event() {
             let at = event.timing();
@@ -149,7 +162,7 @@ impl MellowInstrument {
                 _ => {}
             }
         }
-        if self.offline {
+        if offline {
             self.wait_for_takes(samples);
         } else {
             self.singer.receive();
@@ -250,6 +263,7 @@ impl Plugin for MellowInstrument {
     }
 
     fn reset(&mut self) {
+        self.pace.reset();
         self.player.stop_all();
         self.singer.stop_all();
         self.params.gain.smoothed.reset(self.params.gain.value());
@@ -274,7 +288,11 @@ impl Plugin for MellowInstrument {
         }
         let singing = self.params.sing.value();
         if singing {
-            self.process_sing(samples, context);
+            // A host that exports without saying so runs free: sing mode waits for its takes
+            // then, as in a bounce (phrases were made ready at activation).
+            let rate = self.sample_rate.load(Ordering::Acquire).max(1) as f64;
+            let free_running = self.pace.block(samples as f64 / rate);
+            self.process_sing(samples, self.offline || free_running, context);
             for s in self.mix[..samples].iter_mut() {
                 *s *= self.params.gain.smoothed.next();
             }
