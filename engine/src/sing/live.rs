@@ -332,6 +332,26 @@ impl Synthesizer {
     /// [`LiveSinger::upcoming`]): [`Synthesizer::sing_take`] given the result runs only the
     /// vocoder, and sings the same samples. `keep_going` is asked between the model's windows;
     /// `Ok(None)` when it said stop.
+    ///
+    /// ```no_run
+    /// # fn main() -> mellow_engine::Result<()> {
+    /// use mellow_engine::sing::SingSettings;
+    /// use mellow_engine::{SynthesisOptions, Synthesizer};
+    /// let mut synth = Synthesizer::for_names("", None, true)?;
+    /// let mut singer = synth.live_singer("Hel-lo world", SingSettings::default())?;
+    /// let opts = synth.sing_options(&SynthesisOptions::default())?;
+    /// // Before the note: the mels of what it may sing.
+    /// let mut prepared = Vec::new();
+    /// for take in singer.upcoming() {
+    ///     prepared.extend(synth.prepare_take(&singer, &take, &opts, &mut || true)?);
+    /// }
+    /// // At the note-on (any key): only the vocoder runs.
+    /// let take = singer.note_on(64, 90, 0.0).expect("the lyric has syllables");
+    /// assert!(prepared.iter().any(|p| p.fits(&take, &opts)));
+    /// let mut samples: Vec<f32> = Vec::new();
+    /// synth.sing_take(&singer, &take, &prepared, &opts, 48_000, &mut samples)?;
+    /// # Ok(()) }
+    /// ```
     pub fn prepare_take(
         &mut self,
         singer: &LiveSinger,
