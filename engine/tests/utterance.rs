@@ -91,3 +91,36 @@ fn a_sink_stops_the_utterance_at_the_next_chunk() {
         sink.samples.len()
     );
 }
+
+#[test]
+fn a_segment_spoken_from_its_made_mel_sounds_the_same_and_another_segments_mel_is_refused() {
+    let mut synth = synthesizer();
+    let rate = synth.sample_rate();
+    let opts = synth.resolve(&SynthesisOptions::default()).unwrap();
+    let mut text = synth.utterance("Ready when you are.").unwrap();
+    let mut spoken = Vec::new();
+    synth.speak(&text, &opts, rate, &mut spoken).unwrap();
+    let made = synth
+        .segment_mel(&text.segments[0], &opts, &mut || true)
+        .unwrap()
+        .expect("not stopped");
+    text.segments[0].mel = Some(made.clone());
+    let mut from_mel = Vec::new();
+    synth.speak(&text, &opts, rate, &mut from_mel).unwrap();
+    assert_eq!(from_mel.len(), spoken.len());
+    let worst = from_mel
+        .iter()
+        .zip(&spoken)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst < 1e-5, "{worst}");
+    // A mel made for another sentence does not fit this one's ids: an error naming both.
+    let mut other = synth
+        .utterance("A much longer sentence than that one.")
+        .unwrap();
+    other.segments[0].mel = Some(made);
+    let err = synth
+        .speak(&other, &opts, rate, &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not fit a segment"), "{err}");
+}

@@ -28,7 +28,7 @@ pub enum NoteMapping {
     /// Each note speaks the next line, pitched by its distance from `root`.
     PitchFollow { root: u8 },
     /// The text is a lyric: each note sings its next syllable at the note's pitch, live (see
-    /// `singer.rs`); nothing is rendered ahead.
+    /// `singer.rs`); no phrase is rendered, only the mels of the next note's takes.
     Sing {
         /// Semitones of a full pitch bend.
         bend_range: u8,

@@ -375,7 +375,7 @@ impl Synthesizer {
         let mel = Tensor::cat(&frames, 2)?;
         let total = mel.dim(2)?;
         Ok(Some(MadeMel {
-            intonation: stream.intonation(0..total).filter(|_| with_intonation),
+            intonation: stream.intonation(0..total),
             durations: stream.durations().to_vec(),
             mel,
         }))
