@@ -12,12 +12,13 @@ use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, Criterion};
 use mellow_engine::acoustic::{AcousticConfig, AcousticModel, Sampler};
 use mellow_engine::audio::{MelConfig, MelSpectrogram};
+use mellow_engine::synth::load_vocoder;
 use mellow_engine::synth::phase_vocoder;
 use mellow_engine::text::PhonemeMap;
 use mellow_engine::vocoder::hifigan::HifiGan;
 use mellow_engine::vocoder::vocos::Vocos;
 use mellow_engine::vocoder::{Vocoder, VocoderConfig};
-use mellow_engine::voice::embedded::default_voice;
+use mellow_engine::voice::embedded::{default_voice, f0_vocoder};
 use mellow_engine::{SynthesisOptions, Synthesizer, Voice, VoiceConfig};
 
 const SECONDS: f64 = 5.0;
@@ -171,6 +172,28 @@ fn stages(c: &mut Criterion) {
             b.iter(|| hifigan.vocode(&mel).unwrap());
         });
     }
+    // The built-in harmonic vocoder re-synthesising speech (its cost follows voicing and F0, so
+    // the mel is that of the built-in voice's own speech).
+    if let Ok(f0_voice) = f0_vocoder() {
+        let (mut harmonic, mel_config) = load_vocoder(&f0_voice).unwrap();
+        let mut synth = Synthesizer::new(&voice, None).unwrap();
+        let speech = synth
+            .speak_text(
+                "She sells sea shells by the sea shore, and the shells she sells are surely \
+                 sea shells; so if she sells shells on the sea shore, I'm sure she sells sea shore shells.",
+                &SynthesisOptions::default(),
+            )
+            .unwrap();
+        let five_seconds = frames();
+        let (values, frames) = MelSpectrogram::new(&mel_config).compute(&speech.samples);
+        let speech_mel = Tensor::from_vec(values, (1, mel_config.n_mels, frames), &Device::Cpu)
+            .unwrap()
+            .narrow(2, 0, frames.min(five_seconds))
+            .unwrap();
+        group.bench_function("vocoder: harmonic (built-in, speech)", |b| {
+            b.iter(|| harmonic.vocode(&speech_mel).unwrap());
+        });
+    }
     let (mut phase, _) = phase_vocoder(&MelConfig::default(), 32);
     group.bench_function("vocoder: phase (32 iterations)", |b| {
         b.iter(|| phase.vocode(&mel).unwrap());
@@ -210,7 +233,7 @@ criterion_group!(benches, stages, whole_render);
 
 fn main() {
     // As the `mellow` binary does. SAFETY: no other thread exists yet.
-    unsafe { mellow_engine::keep_candle_on_calling_threads() };
+    unsafe { mellow_engine::settle_candle_threads() };
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -32,6 +32,43 @@ const AUDIBLE: f32 = 0.95;
 /// F0 assumed before the first voiced frame: nothing sounds there, only the phase runs.
 const RESTING_F0: f32 = 100.0;
 
+/// Samples of the sine bank made side by side: the harmonics of one sample follow each other (each
+/// is the one before turned by the fundamental), so neighbouring samples are what can run at once.
+const LANES: usize = 8;
+
+/// Writes to `block` the harmonics of the samples at `first..first + block.len()` of a frame of
+/// `hop` samples: harmonic k (from 1) of the sample whose fundamental phase has sine and cosine
+/// `phases[l]` is `sin(k·phase)` with an amplitude gliding from `amps[k - 1]` at the frame's
+/// start to `next_amps[k - 1]` at the next one's. Each lane computes exactly what one sample at a
+/// time would, in the same order.
+fn sine_bank(
+    amps: &[f32],
+    next_amps: &[f32],
+    phases: &[(f32, f32); LANES],
+    first: usize,
+    hop: usize,
+    block: &mut [f32],
+) {
+    let mut u = [0f32; LANES];
+    let mut keep = [0f32; LANES];
+    let (mut s1, mut c1) = ([0f32; LANES], [0f32; LANES]);
+    for l in 0..LANES {
+        u[l] = (first + l) as f32 / hop as f32;
+        keep[l] = 1.0 - u[l];
+        (s1[l], c1[l]) = phases[l];
+    }
+    let (mut s, mut c) = (s1, c1);
+    let mut sum = [0f32; LANES];
+    for (&a0, &a1) in amps.iter().zip(next_amps) {
+        for l in 0..LANES {
+            let a = a0 * keep[l] + a1 * u[l];
+            sum[l] += a * s[l];
+            (s[l], c[l]) = (s[l] * c1[l] + c[l] * s1[l], c[l] * c1[l] - s[l] * s1[l]);
+        }
+    }
+    block.copy_from_slice(&sum[..block.len()]);
+}
+
 /// What one span leaves for the next.
 #[derive(Debug, Clone, Copy)]
 struct Running {
@@ -204,7 +241,7 @@ impl HarmonicVocoder {
         env[lo] * (1.0 - t) + env[lo + 1] * t
     }
 
-    /// Harmonic amplitudes of one frame (zero above the audible limit and when unvoiced).
+    /// Harmonic amplitudes of one frame (none above the audible limit or when unvoiced).
     fn amplitudes(&self, env: &[f32], f0: f32, voiced: bool, out: &mut Vec<f32>) {
         out.clear();
         if !voiced {
@@ -259,11 +296,16 @@ impl HarmonicVocoder {
         // Σ w² of a periodic Hann window at 75 % overlap, and the inverse FFT's 1/N.
         let scale = 1.0 / (1.5 * n_fft as f32);
         let mut buf = vec![Complex32::new(0.0, 0.0); n_fft];
+        // Each sample lies under n_fft / hop windows: draw the span's noise once.
+        let first_start = noise_frames.start * hop - half;
+        let noise: Vec<f32> = (first_start..(noise_frames.end - 1) * hop - half + n_fft as i64)
+            .map(|at| Self::noise_at(origin + at))
+            .collect();
         for t in noise_frames {
             let start = t * hop - half;
-            for (j, slot) in buf.iter_mut().enumerate() {
-                let s = Self::noise_at(origin + start + j as i64) * self.window[j];
-                *slot = Complex32::new(s, 0.0);
+            let drawn = &noise[(start - first_start) as usize..][..n_fft];
+            for ((slot, &s), &w) in buf.iter_mut().zip(drawn).zip(&self.window) {
+                *slot = Complex32::new(s * w, 0.0);
             }
             self.fft.process(&mut buf);
             let row = &env[env_of(t) * 2 * bins + bins..(env_of(t) + 1) * 2 * bins];
@@ -410,6 +452,7 @@ impl Vocoder for HarmonicVocoder {
             pitch_at(keep.start).1,
             &mut amps,
         );
+        let mut phases = [(0f32, 0f32); LANES];
         for (i, t) in keep.clone().enumerate() {
             if pitch_at(t).1 {
                 running.held_f0 = f0_here;
@@ -425,28 +468,27 @@ impl Vocoder for HarmonicVocoder {
             } else {
                 self.amplitudes(env_row(next), f0_next, pitch_at(next).1, &mut next_amps);
             }
-            let count = amps.len().max(next_amps.len());
-            for j in 0..hop {
-                let u = j as f32 / hop as f32;
-                let f = f0_here * (1.0 - u) + f0_next * u;
-                running.phase = (running.phase + TAU * f as f64 / rate) % TAU;
-                if count == 0 {
-                    continue;
+            let next_count = next_amps.len();
+            let count = amps.len().max(next_count);
+            // Both frames' amplitudes over the same harmonics (zero where one has none).
+            amps.resize(count, 0.0);
+            next_amps.resize(count, 0.0);
+            let frame_out = &mut out[i * hop..(i + 1) * hop];
+            for (lanes, block) in frame_out.chunks_mut(LANES).enumerate() {
+                for (l, phase) in phases.iter_mut().enumerate().take(block.len()) {
+                    let u = (lanes * LANES + l) as f32 / hop as f32;
+                    let f = f0_here * (1.0 - u) + f0_next * u;
+                    running.phase = (running.phase + TAU * f as f64 / rate) % TAU;
+                    let (s1, c1) = running.phase.sin_cos();
+                    *phase = (s1 as f32, c1 as f32);
                 }
-                let (s1, c1) = running.phase.sin_cos();
-                let (s1, c1) = (s1 as f32, c1 as f32);
-                let (mut s, mut c) = (s1, c1);
-                let mut sum = 0.0;
-                for k in 0..count {
-                    let a = amps.get(k).copied().unwrap_or(0.0) * (1.0 - u)
-                        + next_amps.get(k).copied().unwrap_or(0.0) * u;
-                    sum += a * s;
-                    (s, c) = (s * c1 + c * s1, c * c1 - s * s1);
+                if count > 0 {
+                    sine_bank(&amps, &next_amps, &phases, lanes * LANES, hop, block);
                 }
-                out[i * hop + j] = sum;
             }
             f0_here = f0_next;
             std::mem::swap(&mut amps, &mut next_amps);
+            amps.truncate(next_count);
         }
 
         // Noise, with the frames whose windows reach the kept samples.
@@ -474,5 +516,38 @@ impl Vocoder for HarmonicVocoder {
             ));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sine_bank_sums_each_samples_harmonics() {
+        let hop = 256;
+        let amps: Vec<f32> = (0..90).map(|k| 1.0 / (k as f32 + 1.0)).collect();
+        let next_amps: Vec<f32> = (0..90).map(|k| 0.5 / (k as f32 + 2.0)).collect();
+        let first = 96;
+        let fundamental: Vec<f64> = (0..LANES).map(|l| 0.3 + 0.05 * l as f64).collect();
+        let mut phases = [(0f32, 0f32); LANES];
+        for (p, &phi) in phases.iter_mut().zip(&fundamental) {
+            *p = (phi.sin() as f32, phi.cos() as f32);
+        }
+        let mut block = [0f32; LANES];
+        sine_bank(&amps, &next_amps, &phases, first, hop, &mut block);
+        for (l, (&got, &phi)) in block.iter().zip(&fundamental).enumerate() {
+            let u = (first + l) as f64 / hop as f64;
+            let want: f64 = (0..amps.len())
+                .map(|k| {
+                    let a = amps[k] as f64 * (1.0 - u) + next_amps[k] as f64 * u;
+                    a * ((k + 1) as f64 * phi).sin()
+                })
+                .sum();
+            assert!(
+                (got as f64 - want).abs() < 1e-4,
+                "lane {l}: {got} against {want}"
+            );
+        }
     }
 }
