@@ -109,7 +109,7 @@ criterion_group!(benches, synthesizer_path, pipeline_path);
 
 fn main() {
     // As the `mellow` binary does. SAFETY: no other thread exists yet.
-    unsafe { mellow_engine::keep_candle_on_calling_threads() };
+    unsafe { mellow_engine::settle_candle_threads() };
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

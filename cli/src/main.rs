@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
-    unsafe { mellow_engine::keep_candle_on_calling_threads() };
+    unsafe { mellow_engine::settle_candle_threads() };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render::run(args),

@@ -47,15 +47,28 @@ pub use synth::{
 };
 pub use voice::{Voice, VoiceConfig};
 
-/// Runs candle's element-wise operations on the calling thread (`CANDLE_NUM_THREADS=1`) unless
-/// the user has chosen otherwise. candle spreads them over a pool of its own whose workers spin
-/// while they wait; beside the engine's own threads (batch workers, the streaming worker, an
-/// audio callback) that spinning only takes cores away.
+/// Settles how candle uses threads, where the user has not chosen otherwise:
+/// - its element-wise operations run on the calling thread (`CANDLE_NUM_THREADS=1`): candle
+///   spreads them over a pool of its own whose workers spin while they wait; beside the engine's
+///   own threads (batch workers, the streaming worker, an audio callback) that spinning only
+///   takes cores away;
+/// - its matrix products split over as many threads as rayon's pool has (`RAYON_NUM_THREADS`, set
+///   to the CPUs this process may use, rayon's own default): without it candle counts the cores
+///   anew for every product by reading `/proc/cpuinfo`, hundreds of times a sentence.
+///
+/// ```no_run
+/// // First thing in `main`:
+/// unsafe { mellow_engine::settle_candle_threads() };
+/// ```
 ///
 /// # Safety
-/// Sets an environment variable: call it first thing in `main`, before any other thread exists.
-pub unsafe fn keep_candle_on_calling_threads() {
+/// Sets environment variables: call it first thing in `main`, before any other thread exists.
+pub unsafe fn settle_candle_threads() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        std::env::set_var("RAYON_NUM_THREADS", cpus.to_string());
     }
 }
