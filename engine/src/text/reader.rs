@@ -547,9 +547,18 @@ impl Reader<'_> {
             })
             .collect();
         Sentence {
+            // Spoken words read from one written word ("9:30" says two) share its source.
             text: words
                 .iter()
-                .map(|w| self.input.get(w.source.clone()).unwrap_or_default())
+                .map(|w| &w.source)
+                .fold(Vec::<&Range<usize>>::new(), |mut sources, source| {
+                    if sources.last() != Some(&source) {
+                        sources.push(source);
+                    }
+                    sources
+                })
+                .into_iter()
+                .map(|source| self.input.get(source.clone()).unwrap_or_default())
                 .collect::<Vec<_>>()
                 .join(" "),
             phonemes,
@@ -736,6 +745,15 @@ mod tests {
             "{word:?}"
         );
         assert_eq!(reading.sentences[1].words[0].text, "Bye.");
+    }
+
+    #[test]
+    fn a_sentences_text_is_its_input_once() {
+        let reading = read("Doors open at 9:30 a.m. for King Henry VIII.", None);
+        assert_eq!(
+            reading.sentences[0].text,
+            "Doors open at 9:30 a.m. for King Henry VIII."
+        );
     }
 
     #[test]
