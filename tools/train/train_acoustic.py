@@ -1,9 +1,10 @@
 """Train Mellow's acoustic model (Matcha-TTS encoder, duration predictor and flow-matching decoder,
 built from the PyPI `matcha-tts` modules) on a teacher corpus from tools/corpus/make_corpus.py,
-using the teacher's per-phoneme durations instead of alignment search.
+using the teacher's per-phoneme durations (default) or, with `--alignment mas`, none: monotonic
+alignment search on the model's own prior, as for recordings that come without alignments.
 
     python tools/train/train_acoustic.py --corpus corpus --run runs/acoustic [--device cuda]
-        [--max-minutes 90] [--threads 1]
+        [--max-minutes 90] [--threads 1] [--alignment teacher|mas]
 
 Resumes from RUN/last.pt when it exists. Writes RUN/losses.csv, RUN/losses.png and, at every
 checkpoint, RUN/weights.safetensors (inference weights in the reference's names) and
@@ -28,14 +29,22 @@ from safetensors.torch import save_file
 from loss_plot import plot
 
 
-def _no_alignment_search(*_args, **_kwargs):
-    raise RuntimeError("alignment search is not used: training takes the teacher's durations")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mas import maximum_path_batch  # noqa: E402
 
 
-# matcha-tts ships its alignment search as a Cython extension built against numpy 1; training here
-# uses the teacher's durations and never calls it, so a stand-in module avoids that binary.
+def _alignment_search(value, mask):
+    """Matcha's `monotonic_align.maximum_path(value, mask)` ([B, T_text, T_mel] tensors) done by our
+    own search (tools/train/mas.py)."""
+    m = mask.detach().cpu().numpy()
+    paths = maximum_path_batch(value.detach().cpu().float().numpy(), m[:, :, 0].sum(axis=1), m[:, 0].sum(axis=1))
+    return torch.from_numpy(paths).to(device=value.device, dtype=value.dtype)
+
+
+# matcha-tts ships its alignment search as a Cython extension built against numpy 1, which does not
+# load here; our own search takes its place (used with `--alignment mas`).
 _mas = types.ModuleType("matcha.utils.monotonic_align")
-_mas.maximum_path = _no_alignment_search
+_mas.maximum_path = _alignment_search
 sys.modules.setdefault("matcha.utils.monotonic_align", _mas)
 import matcha.utils  # noqa: E402
 
@@ -154,6 +163,8 @@ def main():
     ap.add_argument("--frames-per-batch", type=int, default=3000)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--checkpoint-minutes", type=float, default=10)
+    ap.add_argument("--alignment", choices=["teacher", "mas"], default="teacher",
+                    help="per-phoneme durations from the teacher, or found by monotonic alignment search")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -164,7 +175,7 @@ def main():
     hp = model_config(n_vocab)
     torch.manual_seed(SEED)
     model = MatchaTTS(**hp, data_statistics=stats, out_size=None, prior_loss=True,
-                      use_precomputed_durations=True).to(args.device)
+                      use_precomputed_durations=args.alignment == "teacher").to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     step, epoch = 0, 0
     last = os.path.join(args.run, "last.pt")
@@ -204,7 +215,8 @@ def main():
         for idx in batches(items, args.frames_per_batch, rng):
             x, x_len, y, y_len, dur = collate(items, idx, stats, args.device)
             t0 = time.time()
-            dur_loss, prior_loss, diff_loss, _ = model(x, x_len, y, y_len, durations=dur)
+            dur_loss, prior_loss, diff_loss, _ = model(x, x_len, y, y_len,
+                                                       durations=dur if args.alignment == "teacher" else None)
             loss = dur_loss + prior_loss + diff_loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
