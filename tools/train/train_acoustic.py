@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import subprocess
 import time
 import wave
 
@@ -81,26 +82,64 @@ def model_config(n_vocab):
 
 
 def read_wav(path):
-    with wave.open(path, "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
+    """Mono audio at 22 050 Hz as floats (other rates, widths and layouts through librosa)."""
+    try:
+        with wave.open(path, "rb") as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (22050, 1, 2):
+                return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
+    except wave.Error:
+        pass
+    import librosa
+
+    audio, _ = librosa.load(path, sr=22050, mono=True)
+    return audio.astype(np.float32)
 
 
-def prepare(corpus, cache):
-    """Log-mels (Matcha's front end) and durations for every utterance, cached as one file."""
+def transcripts(corpus, mellow):
+    """Ids of every utterance of an LJSpeech-style folder (`metadata.csv`: id|text[|normalised
+    text]), phonemised by Mellow's own front end and mapped to the teacher's ids, as the built-in
+    voice's corpus was."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus"))
+    from make_corpus import to_ids
+
+    with open(os.path.join(corpus, "metadata.csv"), encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("|") for line in f if line.strip()]
+    texts = [r[2] if len(r) > 2 and r[2].strip() else r[1] for r in rows]
+    proc = subprocess.run([mellow, "phonemize", "--json"], input="\n".join(t.replace("\n", " ") for t in texts),
+                          capture_output=True, text=True, check=True)
+    phonemes = [[] for _ in rows]
+    for obj in map(json.loads, proc.stdout.splitlines()):
+        if "phonemes" in obj:
+            phonemes[obj["line"]].append(obj["phonemes"])
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "joe_phonemes.json")) as f:
+        id_map = json.load(f)["phoneme_id_map"]
+    return [{"id": r[0], "ids": to_ids(" ".join(p), id_map), "durations": None}
+            for r, p in zip(rows, phonemes) if p]
+
+
+def prepare(corpus, cache, mellow="target/release/mellow"):
+    """Log-mels (Matcha's front end), ids and, where the corpus has them (`alignments.jsonl`, from
+    make_corpus.py), per-id durations for every utterance, cached as one file."""
     if os.path.exists(cache):
         return torch.load(cache)
     items = []
-    with open(os.path.join(corpus, "alignments.jsonl")) as f:
-        rows = [json.loads(line) for line in f]
+    aligned = os.path.join(corpus, "alignments.jsonl")
+    if os.path.exists(aligned):
+        with open(aligned) as f:
+            rows = [json.loads(line) for line in f]
+    else:
+        rows = transcripts(corpus, mellow)
     rows.sort(key=lambda r: r["id"])
     for r in rows:
         audio = torch.from_numpy(read_wav(os.path.join(corpus, "wavs", r["id"] + ".wav")))
         mel = mel_spectrogram(audio.unsqueeze(0), 1024, 80, 22050, 256, 1024, 0, 8000, center=False)[0]
-        frames = sum(r["durations"])
-        if mel.shape[1] != frames:
+        if r["durations"] is not None and mel.shape[1] != sum(r["durations"]):
             continue
-        items.append({"id": r["id"], "ids": torch.tensor(r["ids"]), "durations": torch.tensor(r["durations"]),
-                      "mel": mel.half()})
+        # The search gives every id at least one frame.
+        if mel.shape[1] < len(r["ids"]):
+            continue
+        items.append({"id": r["id"], "ids": torch.tensor(r["ids"]), "mel": mel.half(),
+                      "durations": None if r["durations"] is None else torch.tensor(r["durations"])})
     all_frames = torch.cat([it["mel"].float() for it in items], dim=1)
     stats = {"mel_mean": all_frames.mean().item(), "mel_std": all_frames.std().item()}
     data = {"items": items, "stats": stats}
@@ -134,7 +173,8 @@ def collate(items, idx, stats, device):
     y = torch.zeros(len(sel), 80, ty)
     for b, s in enumerate(sel):
         x[b, : len(s["ids"])] = s["ids"]
-        dur[b, 0, : len(s["durations"])] = s["durations"].float()
+        if s["durations"] is not None:
+            dur[b, 0, : len(s["durations"])] = s["durations"].float()
         y[b, :, : s["mel"].shape[1]] = (s["mel"].float() - stats["mel_mean"]) / stats["mel_std"]
     x_len = torch.tensor([len(s["ids"]) for s in sel])
     y_len = torch.tensor([s["mel"].shape[1] for s in sel])
@@ -165,12 +205,16 @@ def main():
     ap.add_argument("--checkpoint-minutes", type=float, default=10)
     ap.add_argument("--alignment", choices=["teacher", "mas"], default="teacher",
                     help="per-phoneme durations from the teacher, or found by monotonic alignment search")
+    ap.add_argument("--mellow", default="target/release/mellow",
+                    help="phonemises a folder without alignments.jsonl (an LJSpeech-style metadata.csv)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
-    data = prepare(args.corpus, os.path.join(args.run, "features.pt"))
+    data = prepare(args.corpus, os.path.join(args.run, "features.pt"), args.mellow)
     items, stats = data["items"], data["stats"]
+    if args.alignment == "teacher" and any(it["durations"] is None for it in items):
+        sys.exit(f"{args.corpus} has no alignments.jsonl (per-phoneme durations): train it with --alignment mas")
     n_vocab = 256  # the teacher's id space (piper num_symbols)
     hp = model_config(n_vocab)
     torch.manual_seed(SEED)
