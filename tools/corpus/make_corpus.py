@@ -142,6 +142,18 @@ def phonemize(sentences, mellow):
     return items
 
 
+def phonemize_lines(lines, mellow):
+    """Each line's phonemes from Mellow's front end, the sentences of a line joined ("" where it
+    says nothing)."""
+    proc = subprocess.run([mellow, "phonemize", "--json"], input="\n".join(line.replace("\n", " ") for line in lines),
+                          capture_output=True, text=True, check=True)
+    parts = [[] for _ in lines]
+    for obj in map(json.loads, proc.stdout.splitlines()):
+        if "phonemes" in obj:
+            parts[obj["line"]].append(obj["phonemes"])
+    return [" ".join(p) for p in parts]
+
+
 def to_ids(phonemes, id_map):
     ids = [id_map["^"][0], id_map["_"][0]]
     for p in phonemes:

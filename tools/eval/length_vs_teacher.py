@@ -15,7 +15,6 @@ Sentence files are the shared harness's (text, optionally a tab and spoken readi
 comments). Prints the ratio per file and over all (mean and median over sentences).
 """
 import argparse
-import json
 import os
 import sys
 import subprocess
@@ -27,6 +26,7 @@ import numpy as np
 from teacher_length import speech_seconds
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus"))
+from make_corpus import phonemize_lines  # noqa: E402
 
 
 def read_sentences(path):
@@ -35,40 +35,23 @@ def read_sentences(path):
     return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
-def teacher_seconds(voice, text, repeats, out):
-    lengths = []
-    for k in range(repeats):
-        path = os.path.join(out, f"teacher-{k}.wav")
-        with wave.open(path, "wb") as w:
-            voice.synthesize_wav(text, w)
-        lengths.append(speech_seconds(path))
-    return float(np.mean(lengths))
-
-
-def mellow_phonemes(mellow, sentences):
-    """Each line's phonemes from Mellow's front end (the sentences of a line joined)."""
-    proc = subprocess.run([mellow, "phonemize", "--json"], input="\n".join(sentences), capture_output=True,
-                          text=True, check=True)
-    lines = [[] for _ in sentences]
-    for row in map(json.loads, proc.stdout.splitlines()):
-        if "phonemes" in row:
-            lines[row["line"]].append(row["phonemes"])
-    return [" ".join(parts) for parts in lines]
-
-
-def teacher_seconds_of_phonemes(voice, phonemes, repeats, out):
+def teacher_seconds(voice, repeats, out, text=None, phonemes=None):
+    """The teacher's mean length of speech over `repeats` renders of `text`, or of `phonemes`
+    (Mellow's, mapped to the teacher's ids as in the training corpus)."""
     from make_corpus import to_ids
 
-    ids = to_ids(phonemes, voice.config.phoneme_id_map)
     lengths = []
     for k in range(repeats):
         path = os.path.join(out, f"teacher-{k}.wav")
-        audio = voice.phoneme_ids_to_audio(ids)
         with wave.open(path, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(voice.config.sample_rate)
-            w.writeframes((np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16).tobytes())
+            if text is not None:
+                voice.synthesize_wav(text, w)
+            else:
+                audio = voice.phoneme_ids_to_audio(to_ids(phonemes, voice.config.phoneme_id_map))
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(voice.config.sample_rate)
+                w.writeframes((np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16).tobytes())
         lengths.append(speech_seconds(path))
     return float(np.mean(lengths))
 
@@ -99,12 +82,12 @@ def main():
     everything = {"as written": [], "same words": []}
     for path in args.sentences:
         sentences = read_sentences(path)
-        phonemes = mellow_phonemes(args.mellow, sentences)
+        phonemes = phonemize_lines(sentences, args.mellow)
         with tempfile.TemporaryDirectory() as out:
             ours = mellow_seconds(args.mellow, sentences, out, extra)
             ratios = {
-                "as written": [m / teacher_seconds(voice, s, args.repeats, out) for s, m in zip(sentences, ours)],
-                "same words": [m / teacher_seconds_of_phonemes(voice, p, args.repeats, out)
+                "as written": [m / teacher_seconds(voice, args.repeats, out, text=s) for s, m in zip(sentences, ours)],
+                "same words": [m / teacher_seconds(voice, args.repeats, out, phonemes=p)
                                for p, m in zip(phonemes, ours)],
             }
         for reading, r in ratios.items():

@@ -1,7 +1,7 @@
 """What DNSMOS makes of a shifted voice when the shift is done as well as classical signal
 processing can: the teacher's own speech (Piper en_US-joe-medium) moved by ±N semitones with its
 formants kept, by Praat's PSOLA (overlap-add) and, when pyworld is installed, by WORLD
-re-synthesis; beside Mellow's `--pitch ±N` on the same sentences. A reference for the quality bars
+re-synthesis as the training corpus's shifted copies are made; beside Mellow's `--pitch ±N` on the same sentences. A reference for the quality bars
 of shifted speech: how far below the unshifted voice a shift of that size lands at best.
 
     python tools/eval/shift_reference.py SENTENCES... [--semitones 7] [--mellow target/release/mellow]
@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from length_vs_teacher import read_sentences
+from length_vs_teacher import read_sentences  # also puts tools/corpus on the path
 
 
 def dnsmos(folder):
@@ -47,15 +47,10 @@ def psola(source, target, semitones):
 
 
 def world(source, target, semitones):
-    import pyworld
+    # As the training corpus's shifted copies were made (tools/corpus/augment_pitch.py).
+    from augment_pitch import shift
 
-    x, rate = sf.read(source)
-    x = x.astype(np.float64)
-    f0, times = pyworld.harvest(x, rate, f0_floor=40, f0_ceil=600)
-    envelope = pyworld.cheaptrick(x, f0, times, rate)
-    aperiodicity = pyworld.d4c(x, f0, times, rate)
-    y = pyworld.synthesize(f0 * 2 ** (semitones / 12), envelope, aperiodicity, rate)
-    sf.write(target, np.clip(y, -1.0, 1.0), rate)
+    shift((source, None, [(target, semitones)]))
 
 
 def main():

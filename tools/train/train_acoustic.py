@@ -100,21 +100,15 @@ def transcripts(corpus, mellow):
     text]), phonemised by Mellow's own front end and mapped to the teacher's ids, as the built-in
     voice's corpus was."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus"))
-    from make_corpus import to_ids
+    from make_corpus import phonemize_lines, to_ids
 
     with open(os.path.join(corpus, "metadata.csv"), encoding="utf-8") as f:
         rows = [line.rstrip("\n").split("|") for line in f if line.strip()]
     texts = [r[2] if len(r) > 2 and r[2].strip() else r[1] for r in rows]
-    proc = subprocess.run([mellow, "phonemize", "--json"], input="\n".join(t.replace("\n", " ") for t in texts),
-                          capture_output=True, text=True, check=True)
-    phonemes = [[] for _ in rows]
-    for obj in map(json.loads, proc.stdout.splitlines()):
-        if "phonemes" in obj:
-            phonemes[obj["line"]].append(obj["phonemes"])
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "joe_phonemes.json")) as f:
         id_map = json.load(f)["phoneme_id_map"]
-    return [{"id": r[0], "ids": to_ids(" ".join(p), id_map), "durations": None}
-            for r, p in zip(rows, phonemes) if p]
+    return [{"id": r[0], "ids": to_ids(p, id_map), "durations": None}
+            for r, p in zip(rows, phonemize_lines(texts, mellow)) if p]
 
 
 def prepare(corpus, cache, mellow="target/release/mellow"):
