@@ -102,8 +102,14 @@ def transcripts(corpus, mellow):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus"))
     from make_corpus import phonemize_lines, to_ids
 
-    with open(os.path.join(corpus, "metadata.csv"), encoding="utf-8") as f:
+    metadata = os.path.join(corpus, "metadata.csv")
+    if not os.path.exists(metadata):
+        sys.exit(f"{corpus} has neither alignments.jsonl nor metadata.csv (id|text per line)")
+    with open(metadata, encoding="utf-8") as f:
         rows = [line.rstrip("\n").split("|") for line in f if line.strip()]
+    bad = next((n for n, r in enumerate(rows, 1) if len(r) < 2 or not r[0].strip()), None)
+    if bad is not None:
+        sys.exit(f"{metadata}:{bad}: expected id|text")
     texts = [r[2] if len(r) > 2 and r[2].strip() else r[1] for r in rows]
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "joe_phonemes.json")) as f:
         id_map = json.load(f)["phoneme_id_map"]
@@ -125,7 +131,10 @@ def prepare(corpus, cache, mellow="target/release/mellow"):
         rows = transcripts(corpus, mellow)
     rows.sort(key=lambda r: r["id"])
     for r in rows:
-        audio = torch.from_numpy(read_wav(os.path.join(corpus, "wavs", r["id"] + ".wav")))
+        path = os.path.join(corpus, "wavs", r["id"] + ".wav")
+        if not os.path.exists(path):
+            sys.exit(f"{path} is missing (utterance {r['id']})")
+        audio = torch.from_numpy(read_wav(path))
         mel = mel_spectrogram(audio.unsqueeze(0), 1024, 80, 22050, 256, 1024, 0, 8000, center=False)[0]
         if r["durations"] is not None and mel.shape[1] != sum(r["durations"]):
             continue
@@ -134,6 +143,8 @@ def prepare(corpus, cache, mellow="target/release/mellow"):
             continue
         items.append({"id": r["id"], "ids": torch.tensor(r["ids"]), "mel": mel.half(),
                       "durations": None if r["durations"] is None else torch.tensor(r["durations"])})
+    if not items:
+        sys.exit(f"{corpus}: no utterance to train on (none with speech as long as its phonemes)")
     all_frames = torch.cat([it["mel"].float() for it in items], dim=1)
     stats = {"mel_mean": all_frames.mean().item(), "mel_std": all_frames.std().item()}
     data = {"items": items, "stats": stats}
