@@ -79,7 +79,9 @@ def main():
         summary(d, sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".wav")))
     if args.sentences:
         with open(args.sentences, encoding="utf-8") as f:
-            sentences = [line.strip() for line in f if line.strip()]
+            # The harness's format: `#` comments, then text with its spoken readings after a tab.
+            sentences = [line.split("\t")[0].strip() for line in f
+                         if line.strip() and not line.startswith("#")]
         out = tempfile.mkdtemp()
         if args.piper:
             summary("Piper joe-medium (teacher)", render_piper(sentences, out))
