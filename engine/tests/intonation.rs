@@ -69,8 +69,10 @@ fn the_pitch_range_scales_the_voices_own_intonation() {
     assert!((80.0..100.0).contains(&flat_median), "{flat_median} Hz");
     // The voice's own intonation moves (the mel's own pitch spanned 2–4 semitones here).
     assert!(own > 4.5, "span {own} st");
+    // Doubled swings reach below the tracker's 60 Hz floor, which drops the lowest frames (the
+    // p10 at range 2 sits above the p10 at range 1), so the measured span grows a little less.
     assert!(
-        (1.6..2.4).contains(&(doubled / own)),
+        (1.5..2.4).contains(&(doubled / own)),
         "range 2 spans {doubled} st against {own}"
     );
 }
