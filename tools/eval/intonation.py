@@ -22,6 +22,8 @@ import tempfile
 import numpy as np
 import parselmouth
 
+from sentence_file import read_sentences
+
 HOP_RATE = 22050 / 256
 
 
@@ -78,10 +80,7 @@ def main():
     for d in args.wavs:
         summary(d, sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".wav")))
     if args.sentences:
-        with open(args.sentences, encoding="utf-8") as f:
-            # The harness's format: `#` comments, then text with its spoken readings after a tab.
-            sentences = [line.split("\t")[0].strip() for line in f
-                         if line.strip() and not line.startswith("#")]
+        sentences = read_sentences(args.sentences)
         out = tempfile.mkdtemp()
         if args.piper:
             summary("Piper joe-medium (teacher)", render_piper(sentences, out))

@@ -23,16 +23,11 @@ import wave
 
 import numpy as np
 
+from sentence_file import read_sentences
 from teacher_length import speech_seconds
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus"))
 from make_corpus import phonemize_lines  # noqa: E402
-
-
-def read_sentences(path):
-    with open(path, encoding="utf-8") as f:
-        lines = [line.rstrip("\n").split("\t")[0] for line in f]
-    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
 def teacher_seconds(voice, repeats, out, text=None, phonemes=None):

@@ -18,10 +18,7 @@ import tempfile
 import numpy as np
 import parselmouth
 
-
-def read_sentences(path):
-    with open(path, encoding="utf-8") as f:
-        return [line.split("\t")[0].strip() for line in f if line.strip() and not line.startswith("#")]
+from sentence_file import read_sentences
 
 
 def f0_track(path):

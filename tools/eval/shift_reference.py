@@ -13,6 +13,7 @@ import argparse
 import glob
 import os
 import subprocess
+import sys
 import tempfile
 import wave
 
@@ -20,7 +21,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from length_vs_teacher import read_sentences  # also puts tools/corpus on the path
+from sentence_file import read_sentences
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus"))
 
 
 def dnsmos(folder):
