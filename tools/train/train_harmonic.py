@@ -31,6 +31,16 @@ recordings' own mels:
         --init runs/harmonic/last.pt --predicted-mels runs/predicted-mels --predicted-share 0.8 --lr 3e-4 \
         --schedule-steps 5000 --max-steps 5000 --threads 1
 
+An adversarial fine-tune (`--adversarial WEIGHT`, tools/train/spectral_gan.py) adds a small
+multi-resolution spectrogram discriminator to those losses; it judges magnitudes only, so the
+phases the engine spreads at run time are not asked for. The weight is the adversarial loss's
+against the spectral ones (feature matching gets twice it); the discriminator learns alone for
+`--disc-warmup` steps first:
+
+    python tools/train/train_harmonic.py --corpus corpus --run runs/harmonic-gan \
+        --init runs/harmonic-predicted/last.pt --predicted-mels runs/predicted-mels --predicted-share 0.8 \
+        --adversarial 0.02 --lr 1e-4 --schedule-steps 20000 --threads 2
+
 Resumes from RUN/last.pt. Writes RUN/losses.csv, RUN/losses.png and RUN/harmonic.safetensors
 (inference weights, the mel normalisation folded in) with RUN/hparams.json.
 """
@@ -52,6 +62,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from loss_plot import plot
+from spectral_gan import MultiResolutionDiscriminator, discriminator_loss, generator_losses
 from train_vocos import ConvNeXtBlock
 
 SEED = 4242
@@ -303,6 +314,10 @@ def main():
                     help="the acoustic model's mels, ID.npy, for utterances of the corpora (tools/train/predicted_mels.py)")
     ap.add_argument("--predicted-share", type=float, default=0.5,
                     help="share of each batch taken from utterances with a predicted mel")
+    ap.add_argument("--adversarial", type=float, default=0.0,
+                    help="weight of the spectrogram discriminator's loss (0: spectral losses alone)")
+    ap.add_argument("--disc-channels", type=int, default=8)
+    ap.add_argument("--disc-warmup", type=int, default=200, help="steps the discriminator learns alone first")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -333,13 +348,21 @@ def main():
     model = HarmonicVocoder(args.dim, args.intermediate, args.layers, args.bins, args.harmonics,
                             args.f0_dim, args.f0_layers).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.8, 0.99))
-    step = 0
+    disc = disc_opt = None
+    if args.adversarial > 0:
+        disc = MultiResolutionDiscriminator(args.disc_channels).to(args.device)
+        disc_opt = torch.optim.AdamW(disc.parameters(), lr=args.lr, betas=(0.8, 0.99))
+    step = disc_step = 0
     last = os.path.join(args.run, "last.pt")
     if os.path.exists(last):
         state = torch.load(last, map_location=args.device, weights_only=False)  # our own checkpoint
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
+        if disc is not None and "disc" in state:
+            disc.load_state_dict(state["disc"])
+            disc_opt.load_state_dict(state["disc_opt"])
+            disc_step = state["disc_step"]
         print(f"resumed at step {step}")
     elif args.init:
         model.load_state_dict(torch.load(args.init, map_location=args.device, weights_only=False)["model"])
@@ -352,7 +375,8 @@ def main():
     log = open(log_path, "a", newline="")
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "stft", "mel", "f0", "voicing", "held_out_stft", "held_out_f0_cents", "seconds"])
+        writer.writerow(["step", "stft", "mel", "f0", "voicing", "held_out_stft", "held_out_f0_cents", "seconds",
+                         "disc", "adversarial", "matching"])
 
     def normalised(mel):
         return (mel - stats["mel_mean"]) / stats["mel_std"]
@@ -378,7 +402,10 @@ def main():
 
     def checkpoint():
         tmp = last + ".tmp"
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, tmp)
+        state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step}
+        if disc is not None:
+            state.update(disc=disc.state_dict(), disc_opt=disc_opt.state_dict(), disc_step=disc_step)
+        torch.save(state, tmp)
         os.replace(tmp, last)
         export(model, args.run, stats, hp)
         log.flush()
@@ -410,6 +437,18 @@ def main():
         f0_loss = ((raw[..., 0] - target).abs() * f0_weight).sum() / f0_weight.sum().clamp(min=1)
         voicing_loss = F.binary_cross_entropy_with_logits(raw[..., 1], voiced)
         loss = stft_loss + mel_loss + f0_loss + 0.5 * voicing_loss
+        d_loss = adv_loss = fm_loss = torch.zeros(())
+        if disc is not None:
+            d_loss = discriminator_loss(disc(audio), disc(out.detach()))
+            disc_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            disc_opt.step()
+            disc_step += 1
+            if disc_step > args.disc_warmup:
+                with torch.no_grad():
+                    real = disc(audio)
+                adv_loss, fm_loss = generator_losses(real, disc(out))
+                loss = loss + args.adversarial * (adv_loss + 2 * fm_loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -420,10 +459,12 @@ def main():
         if step % 250 == 0:
             held, cents = held_out()
         writer.writerow([step, f"{stft_loss.item():.5f}", f"{mel_loss.item():.5f}", f"{f0_loss.item():.5f}",
-                         f"{voicing_loss.item():.5f}", f"{held:.5f}", f"{cents:.1f}", f"{time.time() - t0:.3f}"])
+                         f"{voicing_loss.item():.5f}", f"{held:.5f}", f"{cents:.1f}", f"{time.time() - t0:.3f}",
+                         f"{d_loss.item():.5f}", f"{adv_loss.item():.5f}", f"{fm_loss.item():.5f}"])
         if step % 25 == 0:
             print(f"step {step} stft {stft_loss.item():.4f} mel {mel_loss.item():.4f} f0 {f0_loss.item():.4f} "
                   f"voicing {voicing_loss.item():.4f} held-out stft {held:.4f} f0 {cents:.0f} cents "
+                  + (f"disc {d_loss.item():.3f} adv {adv_loss.item():.3f} fm {fm_loss.item():.3f} " if disc is not None else "") +
                   f"({time.time() - t0:.2f} s/step)", flush=True)
         if time.time() - last_ckpt > args.checkpoint_minutes * 60:
             checkpoint()
