@@ -332,8 +332,14 @@ def main():
     held_items, train = items[:24], items[24:]
     stats_path = os.path.join(args.run, "stats.json")
     if args.init and not os.path.exists(stats_path):
-        # The initial weights were trained on mels normalised by their run's statistics.
-        shutil.copy(os.path.join(os.path.dirname(args.init), "stats.json"), stats_path)
+        # The initial weights were trained on mels normalised by their run's statistics: its
+        # stats.json, or for a committed checkpoint (ID.pt) the ID_stats.json beside it.
+        beside = [os.path.join(os.path.dirname(args.init), "stats.json"),
+                  os.path.splitext(args.init)[0] + "_stats.json"]
+        found = next((p for p in beside if os.path.exists(p)), None)
+        if found is None:
+            raise SystemExit(f"--init {args.init}: its mel statistics are missing (looked for {' and '.join(beside)})")
+        shutil.copy(found, stats_path)
     if os.path.exists(stats_path):
         stats = json.load(open(stats_path))
     else:
