@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::{assert_fails_with, assert_ok, mellow, run};
 
-/// The paced tests measure timing and record in real time: they run one at a time, so that
-/// another test's synthesis does not starve their sound server or recorder.
+/// The paced tests measure timing and record in real time, so every test here runs one at a
+/// time: another test's synthesis, or the checker's searches, would starve their sound server or
+/// recorder.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -130,9 +131,9 @@ fn best_lag(
 }
 
 /// The correlation of `want` (from `at` in the render) with a recording that holds its head at
-/// lag `head` and, from the best split on, its tail at lag `tail`: what a capture records when
-/// it lost a stretch inside `want` (`tail` earlier: the lost samples are left out of the sum) or
-/// when something was inserted (`tail` later), the rest played unchanged.
+/// lag `head` and, from the best split on, its tail at the earlier lag `tail`: what a capture
+/// records when it lost a stretch inside `want` (the lost samples are left out of the sum), the
+/// rest played unchanged.
 fn spliced_correlation(recorded: &[f32], want: &[f32], at: usize, head: isize, tail: isize) -> f64 {
     let take = |lag: isize, i: usize| {
         let j = at as isize + lag + i as isize;
@@ -222,7 +223,9 @@ fn assert_played(recorded: &[f32], expected: &[f32], rate: u32) {
                     continue;
                 };
                 let spliced = spliced_correlation(recorded, want, at, offset, lag);
-                if lag != offset && fits(lag) && fits(offset) && spliced > c {
+                // Only a loss: audio that resumes later would be a gap, and a later lag can also
+                // be the pitch period's ambiguity in a short piece.
+                if lag < offset && fits(lag) && fits(offset) && spliced > c {
                     (c, best, after) = (spliced, offset, lag);
                 }
             }
@@ -277,6 +280,8 @@ fn test_speech(rate: u32) -> Vec<f32> {
 
 #[test]
 fn the_checker_forgives_a_capture_that_lost_a_stretch_inside_a_second() {
+    // The checker's searches keep a core busy: not while a paced test records.
+    let _serial = serial();
     let rate = 48_000;
     let expected = test_speech(rate);
     let mut recorded = vec![0.0; 4_000];
@@ -288,8 +293,9 @@ fn the_checker_forgives_a_capture_that_lost_a_stretch_inside_a_second() {
 }
 
 #[test]
-#[should_panic(expected = "a gap in the playback")]
+#[should_panic(expected = "second 4: cross-correlation")]
 fn the_checker_finds_a_gap_inside_a_second() {
+    let _serial = serial();
     let rate = 48_000;
     let expected = test_speech(rate);
     let mut recorded = vec![0.0; 4_000];
@@ -303,6 +309,7 @@ fn the_checker_finds_a_gap_inside_a_second() {
 #[test]
 #[should_panic(expected = "cross-correlation")]
 fn the_checker_finds_a_changed_second() {
+    let _serial = serial();
     let rate = 48_000;
     let expected = test_speech(rate);
     let mut recorded = vec![0.0; 4_000];
