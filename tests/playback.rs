@@ -201,9 +201,7 @@ fn assert_played(recorded: &[f32], expected: &[f32], rate: u32) {
             from >= 0 && from as usize + want.len() <= recorded.len()
         };
         let score = |lag: isize| correlation(&recorded[(at as isize + lag) as usize..], want);
-        let mut best = (offset - reach..=offset + reach)
-            .filter(|&lag| fits(lag))
-            .max_by(|&a, &b| score(a).total_cmp(&score(b)))
+        let mut best = best_lag(recorded, want, at, offset, reach)
             .unwrap_or_else(|| panic!("second {k} was not recorded"));
         let mut c = score(best);
         let mut after = best;
@@ -278,17 +276,25 @@ fn test_speech(rate: u32) -> Vec<f32> {
         .collect()
 }
 
+/// What a capture of `pieces` in turn holds: silence before them and a second of it after.
+fn captured(pieces: &[&[f32]], rate: u32) -> Vec<f32> {
+    let mut recorded = vec![0.0; 4_000];
+    for piece in pieces {
+        recorded.extend_from_slice(piece);
+    }
+    recorded.extend(vec![0.0; rate as usize]);
+    recorded
+}
+
 #[test]
 fn the_checker_forgives_a_capture_that_lost_a_stretch_inside_a_second() {
     // The checker's searches keep a core busy: not while a paced test records.
     let _serial = serial();
     let rate = 48_000;
     let expected = test_speech(rate);
-    let mut recorded = vec![0.0; 4_000];
-    recorded.extend_from_slice(&expected[..4 * rate as usize + 10_000]);
+    let at = 4 * rate as usize + 10_000;
     // 46 ms lost by the recorder, in the middle of a sounding stretch of second 4.
-    recorded.extend_from_slice(&expected[4 * rate as usize + 12_211..]);
-    recorded.extend(vec![0.0; rate as usize]);
+    let recorded = captured(&[&expected[..at], &expected[at + 2_211..]], rate);
     assert_played(&recorded, &expected, rate);
 }
 
@@ -298,11 +304,8 @@ fn the_checker_finds_a_gap_inside_a_second() {
     let _serial = serial();
     let rate = 48_000;
     let expected = test_speech(rate);
-    let mut recorded = vec![0.0; 4_000];
-    recorded.extend_from_slice(&expected[..4 * rate as usize + 10_000]);
-    recorded.extend(vec![0.0; 2_211]);
-    recorded.extend_from_slice(&expected[4 * rate as usize + 10_000..]);
-    recorded.extend(vec![0.0; rate as usize]);
+    let at = 4 * rate as usize + 10_000;
+    let recorded = captured(&[&expected[..at], &[0.0; 2_211], &expected[at..]], rate);
     assert_played(&recorded, &expected, rate);
 }
 
@@ -312,9 +315,7 @@ fn the_checker_finds_a_changed_second() {
     let _serial = serial();
     let rate = 48_000;
     let expected = test_speech(rate);
-    let mut recorded = vec![0.0; 4_000];
-    recorded.extend_from_slice(&expected);
-    recorded.extend(vec![0.0; rate as usize]);
+    let mut recorded = captured(&[&expected], rate);
     // A tenth of second 6 played at half level and inverted.
     for s in &mut recorded[4_000 + 6 * rate as usize + 10_000..][..4_800] {
         *s *= -0.5;
