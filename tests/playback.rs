@@ -323,17 +323,27 @@ fn the_checker_finds_a_changed_second() {
     assert_played(&recorded, &expected, rate);
 }
 
-/// The "played X s, N underrun(s)" summary of `say --verbose`.
-fn underruns(stderr: &str) -> u64 {
+/// The count in the `field`th part of the "played X s, N underrun(s), N device xrun(s), N late
+/// device call(s) (…)" summary of `say --verbose`.
+fn summary_count(stderr: &str, field: usize) -> u64 {
     let line = stderr
         .lines()
         .find(|l| l.starts_with("played "))
         .unwrap_or_else(|| panic!("no summary in: {stderr}"));
     line.split(", ")
-        .nth(1)
+        .nth(field)
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("cannot read the underruns in {line:?}"))
+        .unwrap_or_else(|| panic!("cannot read part {field} of {line:?}"))
+}
+
+fn underruns(stderr: &str) -> u64 {
+    summary_count(stderr, 1)
+}
+
+/// Calls for samples that came after the device's buffer ran out: gaps the server may not report.
+fn late_device_calls(stderr: &str) -> u64 {
+    summary_count(stderr, 3)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,6 +621,7 @@ fn a_minute_of_speech_plays_paced_without_gaps_or_underruns() {
     );
     assert_played(&recorded, &expected, PULSE_RATE);
     assert_eq!(underruns(&stderr), 0, "{stderr}");
+    assert_eq!(late_device_calls(&stderr), 0, "{stderr}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The sound card, through cpal: finding a device, choosing a configuration it accepts, and an
 //! output stream whose callback only calls the engine's real-time consumer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{
     BufferSize, Device, ErrorKind, Host, OutputCallbackInfo, SampleFormat, SizedSample, Stream,
-    StreamConfig, SupportedBufferSize, SupportedStreamConfig, SupportedStreamConfigRange,
+    StreamConfig, StreamInstant, SupportedBufferSize, SupportedStreamConfig,
+    SupportedStreamConfigRange,
 };
 use mellow_engine::stream::ring::FromMono;
 use mellow_engine::stream::SampleReader;
@@ -165,13 +166,17 @@ fn pick_config(
     }
 }
 
-/// What the stream's callbacks saw, for the main thread: errors, and how far behind the callback
-/// the device plays.
+/// What the stream's callbacks saw, for the main thread: errors, how far behind the callback the
+/// device plays, and calls for samples that came too late.
 #[derive(Clone, Default)]
 pub struct DeviceFault {
     fatal: Arc<Mutex<Option<String>>>,
     xruns: Arc<AtomicU64>,
     output_latency_us: Arc<AtomicU64>,
+    playing: Arc<AtomicBool>,
+    buffer_us: Arc<AtomicU64>,
+    late_calls: Arc<AtomicU64>,
+    longest_wait_us: Arc<AtomicU64>,
 }
 
 impl DeviceFault {
@@ -183,6 +188,23 @@ impl DeviceFault {
     /// The error that ended the stream, if one did.
     pub fn fatal(&self) -> Option<String> {
         self.fatal.lock().ok()?.clone()
+    }
+
+    /// Calls for samples that came after the device's buffer (two periods) had run out, since
+    /// playback started. A sound server plays silence there without telling its client
+    /// (PulseAudio does), so this is the only sign of that gap.
+    pub fn late_calls(&self) -> u64 {
+        self.late_calls.load(Ordering::Relaxed)
+    }
+
+    /// How long the device's buffer lasts: a call for samples later than this comes late.
+    pub fn buffer(&self) -> Duration {
+        Duration::from_micros(self.buffer_us.load(Ordering::Relaxed))
+    }
+
+    /// The longest time between two calls for samples since playback started.
+    pub fn longest_wait(&self) -> Duration {
+        Duration::from_micros(self.longest_wait_us.load(Ordering::Relaxed))
     }
 
     /// Underruns the device itself reported.
@@ -224,6 +246,16 @@ pub fn open_output(
     if let SupportedBufferSize::Range { min, max } = config.buffer_size() {
         stream_config.buffer_size = BufferSize::Fixed(frames.clamp(*min, *max));
     }
+    // cpal's ALSA and PulseAudio streams hold two periods.
+    let buffer = match stream_config.buffer_size {
+        BufferSize::Fixed(n) => {
+            Duration::from_secs_f64(2.0 * n as f64 / config.sample_rate() as f64)
+        }
+        BufferSize::Default => 2 * period,
+    };
+    fault
+        .buffer_us
+        .store(buffer.as_micros() as u64, Ordering::Relaxed);
     let stream = match config.sample_format() {
         SampleFormat::F32 => build::<f32>(device, &stream_config, reader, fault),
         SampleFormat::I16 => build::<i16>(device, &stream_config, reader, fault),
@@ -235,11 +267,50 @@ pub fn open_output(
     Ok(stream)
 }
 
-/// Starts a stream opened by [`open_output`].
-pub fn start(stream: &Stream, device: &Device) -> Result<()> {
+/// Starts a stream opened by [`open_output`] with `fault`.
+pub fn start(stream: &Stream, device: &Device, fault: &DeviceFault) -> Result<()> {
+    // Calls before this fill the server's buffer while the stream is held back: their spacing
+    // says nothing about lateness.
+    fault.playing.store(true, Ordering::Relaxed);
     stream
         .play()
         .with_context(|| format!("cannot start playback on {}", device_name(device)))
+}
+
+/// The callback's record of how far apart the device's calls come, into a [`DeviceFault`]:
+/// atomics only, so it is safe on the audio thread.
+struct CallSpacing {
+    playing: Arc<AtomicBool>,
+    buffer_us: u64,
+    late_calls: Arc<AtomicU64>,
+    longest_wait_us: Arc<AtomicU64>,
+    last: Option<StreamInstant>,
+}
+
+impl CallSpacing {
+    fn new(fault: &DeviceFault) -> CallSpacing {
+        CallSpacing {
+            playing: fault.playing.clone(),
+            buffer_us: fault.buffer_us.load(Ordering::Relaxed),
+            late_calls: fault.late_calls.clone(),
+            longest_wait_us: fault.longest_wait_us.clone(),
+            last: None,
+        }
+    }
+
+    /// A call for samples at `at` (the stream's own clock).
+    fn record(&mut self, at: StreamInstant) {
+        if !self.playing.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(last) = self.last.replace(at) {
+            let wait = at.duration_since(last).as_micros() as u64;
+            self.longest_wait_us.fetch_max(wait, Ordering::Relaxed);
+            if wait > self.buffer_us {
+                self.late_calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 fn build<T: SizedSample + FromMono + Send + 'static>(
@@ -253,6 +324,7 @@ fn build<T: SizedSample + FromMono + Send + 'static>(
     let mut scratch = vec![0f32; SCRATCH_FRAMES];
     let state = reader.state().clone();
     let latency = fault.output_latency_us.clone();
+    let mut spacing = CallSpacing::new(&fault);
     device.build_output_stream::<T, _, _>(
         *config,
         move |data: &mut [T], info: &OutputCallbackInfo| {
@@ -260,6 +332,7 @@ fn build<T: SizedSample + FromMono + Send + 'static>(
             let t = info.timestamp();
             let ahead = t.playback.duration_since(t.callback);
             latency.store(ahead.as_micros() as u64, Ordering::Relaxed);
+            spacing.record(t.callback);
         },
         move |e| {
             if fault.record(&e) {
@@ -286,6 +359,31 @@ mod tests {
 
     fn default_config() -> SupportedStreamConfig {
         SupportedStreamConfig::new(2, 48_000, SupportedBufferSize::Unknown, SampleFormat::I16)
+    }
+
+    fn at_ms(ms: u64) -> StreamInstant {
+        let d = Duration::from_millis(ms);
+        StreamInstant::new(d.as_secs(), d.subsec_nanos())
+    }
+
+    #[test]
+    fn a_call_after_the_buffer_ran_out_is_late_and_calls_before_playback_do_not_count() {
+        let fault = DeviceFault::default();
+        fault.buffer_us.store(20_000, Ordering::Relaxed);
+        let mut spacing = CallSpacing::new(&fault);
+        // Filling the buffer while the stream is held back: seconds apart, not late.
+        spacing.record(at_ms(0));
+        spacing.record(at_ms(2_000));
+        fault.playing.store(true, Ordering::Relaxed);
+        for ms in [2_500, 2_510, 2_520, 2_540] {
+            spacing.record(at_ms(ms));
+        }
+        assert_eq!(fault.late_calls(), 0);
+        assert_eq!(fault.longest_wait(), Duration::from_millis(20));
+        spacing.record(at_ms(2_565));
+        spacing.record(at_ms(2_575));
+        assert_eq!(fault.late_calls(), 1);
+        assert_eq!(fault.longest_wait(), Duration::from_millis(25));
     }
 
     #[test]

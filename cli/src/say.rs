@@ -38,8 +38,9 @@ pub struct SayArgs {
     /// busy machine, less starts sooner.
     #[arg(long, default_value_t = 100)]
     pub prebuffer_ms: u32,
-    /// Device period in milliseconds: the longest a cancel or Ctrl-C waits for silence.
-    #[arg(long, default_value_t = 10)]
+    /// Device period in milliseconds; the device buffers two. Shorter silences a cancel sooner,
+    /// longer rides out a busy machine (10 ms let PulseAudio play gaps on a two-core machine).
+    #[arg(long, default_value_t = 40)]
     pub period_ms: u32,
     /// Print the device, the latency of each utterance, each word as its audio is queued
     /// (with its time in the utterance) and the underrun count.
@@ -121,7 +122,7 @@ pub fn run(args: SayArgs) -> Result<()> {
             match event {
                 Event::FirstAudio { utterance, latency } => {
                     if !playing {
-                        start(&stream, &device)?;
+                        start(&stream, &device, &fault)?;
                         playing = true;
                     }
                     if args.verbose {
@@ -159,11 +160,21 @@ pub fn run(args: SayArgs) -> Result<()> {
     let _ = stream.pause();
     drop(stream);
     let underruns = state.underruns();
-    if args.verbose || underruns > 0 || fault.xruns() > 0 {
+    let late = fault.late_calls();
+    if args.verbose || underruns > 0 || fault.xruns() > 0 || late > 0 {
         eprintln!(
-            "played {:.2} s, {underruns} underrun(s), {} device xrun(s)",
+            "played {:.2} s, {underruns} underrun(s), {} device xrun(s), {late} late device call(s) \
+             (longest wait {:.0} ms)",
             state.played() as f64 / config.sample_rate() as f64,
-            fault.xruns()
+            fault.xruns(),
+            fault.longest_wait().as_secs_f64() * 1e3
+        );
+    }
+    if late > 0 {
+        eprintln!(
+            "warning: the device asked for samples later than its {} ms buffer lasts {late} time(s); \
+             it may have played gaps there (a longer --period-ms rides out a busy machine)",
+            fault.buffer().as_millis()
         );
     }
     let queued = feeder.queued();
