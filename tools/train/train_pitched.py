@@ -86,7 +86,7 @@ class CombMel(nn.Module):
 
 
 class PitchedMatcha(nn.Module):
-    def __init__(self, hp, stats, features="plain", f0_stats=None):
+    def __init__(self, hp, stats, features="plain", f0_stats=None, band_weight=1.0):
         super().__init__()
         self.matcha = MatchaTTS(**hp, data_statistics=stats, out_size=None, prior_loss=True,
                                 use_precomputed_durations=True)
@@ -101,6 +101,11 @@ class PitchedMatcha(nn.Module):
             with torch.no_grad():
                 self.pitch_proj.weight[:, 2:, 0].copy_(torch.eye(n_feats))
         self.pitch_predictor = PitchPredictor(n_feats)
+        # Flow-matching loss weight per mel band: `band_weight` below 1 kHz, where a voice's
+        # harmonics are resolved (the only bands where the pitch shows), 1 above; mean 1.
+        centres = mel_band_centres(n_feats)
+        weights = torch.where(centres < 1000.0, torch.tensor(float(band_weight)), torch.tensor(1.0))
+        self.register_buffer("band_weights", (weights / weights.mean()).view(1, -1, 1), persistent=False)
 
     def pitch_condition(self, pitch):
         """What the pitch adds to the frame prior: [B, 2, T] -> [B, n_feats, T]."""
@@ -126,7 +131,7 @@ class PitchedMatcha(nn.Module):
         prior_loss = prior_loss / (torch.sum(y_mask) * m.n_feats)
         # pitch: [B, 2, T] (log-F0 normalised, voiced 0/1)
         conditioned = mu_y + self.pitch_condition(pitch) * y_mask
-        diff_loss, _ = m.decoder.compute_loss(x1=y, mask=y_mask, mu=conditioned, spks=None, cond=None)
+        diff_loss = flow_matching_loss(m.decoder, y, y_mask, conditioned, self.band_weights)
         predicted = self.pitch_predictor(mu_y.detach(), y_mask)
         own = y_mask * natural.view(-1, 1, 1)
         voiced = pitch[:, 1:2] * own
@@ -135,6 +140,25 @@ class PitchedMatcha(nn.Module):
                                                                   reduction="none")
         vuv_loss = torch.sum(vuv_loss * own) / own.sum().clamp(min=1)
         return dur_loss, prior_loss, diff_loss, f0_loss, vuv_loss
+
+
+def mel_band_centres(n_mels, n_fft=1024, rate=22050, fmax=8000.0):
+    """Centre frequency of each mel band of the model's filterbank, in Hz."""
+    from librosa.filters import mel as mel_filters
+
+    basis = mel_filters(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=fmax)
+    freqs = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
+    return torch.from_numpy((basis * freqs).sum(1) / basis.sum(1)).float()
+
+
+def flow_matching_loss(cfm, x1, mask, mu, band_weights):
+    """Matcha's conditional flow-matching loss (CFM.compute_loss) with a weight per mel band."""
+    t = torch.rand([mu.shape[0], 1, 1], device=mu.device, dtype=mu.dtype)
+    z = torch.randn_like(x1)
+    y = (1 - (1 - cfm.sigma_min) * t) * z + t * x1
+    u = x1 - (1 - cfm.sigma_min) * z
+    err = (cfm.estimator(y, mask, mu, t.squeeze(), None) - u) ** 2 * band_weights
+    return torch.sum(err) / (torch.sum(mask) * u.shape[1])
 
 
 def mas_alignment(mu_x, y, attn_mask, n_feats):
@@ -205,6 +229,9 @@ def main():
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--frames-per-batch", type=int, default=3000)
     ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--band-weight", type=float, default=1.0,
+                    help="flow-matching loss weight of the mel bands below 1 kHz, where the harmonics "
+                         "show, against 1 above (normalised to mean 1)")
     ap.add_argument("--checkpoint-minutes", type=float, default=10)
     args = ap.parse_args()
 
@@ -221,7 +248,7 @@ def main():
         items += with_pitch
     hp = base.model_config(256)
     torch.manual_seed(base.SEED)
-    model = PitchedMatcha(hp, stats, args.pitch_features, f0_stats).to(args.device)
+    model = PitchedMatcha(hp, stats, args.pitch_features, f0_stats, args.band_weight).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     step, epoch = 0, 0
     last = os.path.join(args.run, "last.pt")
