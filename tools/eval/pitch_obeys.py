@@ -79,8 +79,10 @@ def main():
     items, stats = data["items"], data["stats"]
     items, f0_stats = attach_pitch(items, args.corpus)
     with open(os.path.join(args.run, "pitch.json")) as f:
-        features = json.load(f).get("features", "plain")
-    model = PitchedMatcha(base.model_config(256), stats, features, f0_stats)
+        described = json.load(f)
+    features = described.get("features", "plain")
+    model = PitchedMatcha(base.model_config(256), stats, features, f0_stats,
+                          comb_gain=described.get("comb_gain", 1.0))
     state = torch.load(os.path.join(args.run, "last.pt"), map_location="cpu")
     model.load_state_dict(state["model"])
     model.eval()

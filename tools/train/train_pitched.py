@@ -67,7 +67,7 @@ class CombMel(nn.Module):
     the pitch in the terms the decoder already works in, bin by bin, rather than as one number it
     must learn to spread over the harmonics."""
 
-    def __init__(self, f0_stats, n_fft=1024, n_mels=80, rate=22050, fmax=8000.0, sharpness=8):
+    def __init__(self, f0_stats, n_fft=1024, n_mels=80, rate=22050, fmax=8000.0, sharpness=8, gain=1.0):
         super().__init__()
         from librosa.filters import mel as mel_filters
 
@@ -75,6 +75,8 @@ class CombMel(nn.Module):
         self.register_buffer("basis", torch.from_numpy(basis).float())  # [n_mels, n_fft/2 + 1]
         self.register_buffer("freqs", torch.linspace(0.0, rate / 2, n_fft // 2 + 1))
         self.mean, self.std, self.sharpness = f0_stats["log_f0_mean"], f0_stats["log_f0_std"], sharpness
+        # At gain 1 the comb adds about 0.14 to the prior's low bands, whose own values span ~1.
+        self.gain = gain
 
     def forward(self, pitch):
         # [B, 2, T] (log-F0 normalised, voiced) -> [B, n_mels, T]
@@ -82,16 +84,16 @@ class CombMel(nn.Module):
         voiced = pitch[:, 1]
         comb = (0.5 + 0.5 * torch.cos(2 * math.pi * self.freqs / f0.unsqueeze(-1))) ** self.sharpness
         mel = torch.log1p(100.0 * (comb * voiced.unsqueeze(-1)) @ self.basis.T) / 4.0
-        return mel.transpose(1, 2)
+        return self.gain * mel.transpose(1, 2)
 
 
 class PitchedMatcha(nn.Module):
-    def __init__(self, hp, stats, features="plain", f0_stats=None, band_weight=1.0):
+    def __init__(self, hp, stats, features="plain", f0_stats=None, band_weight=1.0, comb_gain=1.0):
         super().__init__()
         self.matcha = MatchaTTS(**hp, data_statistics=stats, out_size=None, prior_loss=True,
                                 use_precomputed_durations=True)
         n_feats = hp["n_feats"]
-        self.comb = CombMel(f0_stats, n_mels=n_feats) if features == "comb" else None
+        self.comb = CombMel(f0_stats, n_mels=n_feats, gain=comb_gain) if features == "comb" else None
         extra = n_feats if self.comb is not None else 0
         self.pitch_proj = nn.Conv1d(2 + extra, n_feats, 1)
         nn.init.zeros_(self.pitch_proj.weight)
@@ -229,6 +231,8 @@ def main():
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--frames-per-batch", type=int, default=3000)
     ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--comb-gain", type=float, default=1.0,
+                    help="scale of the harmonic comb (--pitch-features comb) added to the prior")
     ap.add_argument("--band-weight", type=float, default=1.0,
                     help="flow-matching loss weight of the mel bands below 1 kHz, where the harmonics "
                          "show, against 1 above (normalised to mean 1)")
@@ -248,7 +252,7 @@ def main():
         items += with_pitch
     hp = base.model_config(256)
     torch.manual_seed(base.SEED)
-    model = PitchedMatcha(hp, stats, args.pitch_features, f0_stats, args.band_weight).to(args.device)
+    model = PitchedMatcha(hp, stats, args.pitch_features, f0_stats, args.band_weight, args.comb_gain).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     step, epoch = 0, 0
     last = os.path.join(args.run, "last.pt")
@@ -270,7 +274,7 @@ def main():
         print(f"started from {args.init} (step {state['step']})")
     with open(os.path.join(args.run, "pitch.json"), "w") as f:
         json.dump({"f0": f0_stats, "frame_centre": "sample t * 256 + 128", "alignment": args.alignment,
-                   "features": args.pitch_features}, f, indent=1)
+                   "features": args.pitch_features, "comb_gain": args.comb_gain}, f, indent=1)
     print(f"{len(items)} utterances with pitch, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
 
     log_path = os.path.join(args.run, "losses.csv")
