@@ -1,15 +1,16 @@
 """Does an F0-conditioned acoustic model (tools/train/train_pitched.py) speak the pitch it is given?
 
-For held-back corpus utterances (their phonemes and teacher durations), the model decodes a mel
+For the last corpus utterances (their phonemes and teacher durations), the model decodes a mel
 under several pitch curves: the utterance's own F0 shifted by -7, -4, 0, +4, +7 semitones, a
 monotone at 120 Hz and a glide from 100 to 220 Hz. A vocoder renders each mel (`mellow render
---mel ... --vocoder FILE`), Praat's autocorrelation tracker (floor 60, ceiling 400 Hz) measures the
-F0 of the result, and the script prints the median frame-paired error in semitones against the
-asked curve (frames voiced in both), and for the shifts the median measured shift against the
-unshifted render.
+--mel ... --vocoder FILE`; `--vocoder built-in`: the built-in harmonic vocoder, which reads the F0
+from the mel), Praat's autocorrelation tracker (ceiling 400 Hz, floor `--floor`, 60 Hz by default)
+measures the F0 of the result, and the script prints the median frame-paired error in semitones
+against the asked curve (frames voiced in both), and for the shifts the median measured shift
+against the unshifted render.
 
-    python tools/eval/pitch_obeys.py --run runs/pitched --corpus corpus --vocoder hifi.safetensors \
-        [--utterances 5] [--steps 4] [--mellow target/release/mellow]
+    python tools/eval/pitch_obeys.py --run runs/pitched --corpus corpus --vocoder built-in \
+        [--utterances 5] [--steps 4] [--floor 40] [--mellow target/release/mellow]
 """
 import argparse
 import json
@@ -51,9 +52,9 @@ def asked_hz(feat, f0_stats):
     return np.where(voiced > 0, np.exp(lf0 * f0_stats["log_f0_std"] + f0_stats["log_f0_mean"]), 0.0)
 
 
-def measured_hz(wav, frames):
+def measured_hz(wav, frames, floor=60.0):
     snd = parselmouth.Sound(wav)
-    pitch = snd.to_pitch_ac(time_step=HOP / RATE, pitch_floor=60, pitch_ceiling=400)
+    pitch = snd.to_pitch_ac(time_step=HOP / RATE, pitch_floor=floor, pitch_ceiling=400)
     times = (np.arange(frames) * HOP + HOP / 2) / RATE
     return np.nan_to_num(np.array([pitch.get_value_at_time(t) for t in times]), nan=0.0)
 
@@ -67,9 +68,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True)
     ap.add_argument("--corpus", required=True)
-    ap.add_argument("--vocoder", required=True)
+    ap.add_argument("--vocoder", required=True,
+                    help="a vocoder file that plays the pitch its mel holds, or `built-in` for the built-in "
+                         "voice's harmonic vocoder (its F0 read from the mel)")
     ap.add_argument("--mellow", default="target/release/mellow")
     ap.add_argument("--utterances", type=int, default=5)
+    ap.add_argument("--floor", type=float, default=60.0,
+                    help="Praat's pitch floor in Hz (seven semitones below a 89 Hz voice is 59 Hz)")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--temperature", type=float, default=0.667)
     args = ap.parse_args()
@@ -111,8 +116,9 @@ def main():
                 npy = os.path.join(tmp, f"{n}.npy")
                 np.save(npy, mel.numpy().astype(np.float32))
                 wav = os.path.join(tmp, f"{n}.wav")
-                subprocess.run([args.mellow, "render", "--mel", npy, "--vocoder", args.vocoder, "-o", wav], check=True)
-                got = measured_hz(wav, frames)
+                vocoder = [] if args.vocoder == "built-in" else ["--vocoder", args.vocoder]
+                subprocess.run([args.mellow, "render", "--mel", npy, *vocoder, "-o", wav], check=True)
+                got = measured_hz(wav, frames, args.floor)
                 measured[name] = got
                 err = semitones(asked_hz(feat, f0_stats), got)
                 results.setdefault(name, []).append(float(np.median(np.abs(err))) if len(err) else float("nan"))
