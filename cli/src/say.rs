@@ -43,7 +43,7 @@ pub struct SayArgs {
     #[arg(long, default_value_t = 40)]
     pub period_ms: u32,
     /// Print the device, the latency of each utterance, each word as its audio is queued
-    /// (with its time in the utterance) and the underrun count.
+    /// (with its time in the utterance), the underrun count and the device's late calls.
     #[arg(short, long)]
     pub verbose: bool,
     /// The text is SSML (a fragment without <speak> is taken as inside one); a text that starts
