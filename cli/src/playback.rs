@@ -197,7 +197,8 @@ impl DeviceFault {
         self.late_calls.load(Ordering::Relaxed)
     }
 
-    /// How long the device's buffer lasts: a call for samples later than this comes late.
+    /// How long the device's buffer lasts: a call for samples later than this comes late (zero
+    /// where the host chose the buffer and its length is unknown: no call counts late then).
     pub fn buffer(&self) -> Duration {
         Duration::from_micros(self.buffer_us.load(Ordering::Relaxed))
     }
@@ -246,12 +247,13 @@ pub fn open_output(
     if let SupportedBufferSize::Range { min, max } = config.buffer_size() {
         stream_config.buffer_size = BufferSize::Fixed(frames.clamp(*min, *max));
     }
-    // cpal's ALSA and PulseAudio streams hold two periods.
+    // cpal's ALSA and PulseAudio streams hold two periods. A host that chooses its own buffer
+    // (PulseAudio's default is two seconds) says nothing of its length, so nothing is late there.
     let buffer = match stream_config.buffer_size {
         BufferSize::Fixed(n) => {
             Duration::from_secs_f64(2.0 * n as f64 / config.sample_rate() as f64)
         }
-        BufferSize::Default => 2 * period,
+        BufferSize::Default => Duration::ZERO,
     };
     fault
         .buffer_us
@@ -306,7 +308,7 @@ impl CallSpacing {
         if let Some(last) = self.last.replace(at) {
             let wait = at.duration_since(last).as_micros() as u64;
             self.longest_wait_us.fetch_max(wait, Ordering::Relaxed);
-            if wait > self.buffer_us {
+            if self.buffer_us > 0 && wait > self.buffer_us {
                 self.late_calls.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -384,6 +386,17 @@ mod tests {
         spacing.record(at_ms(2_575));
         assert_eq!(fault.late_calls(), 1);
         assert_eq!(fault.longest_wait(), Duration::from_millis(25));
+    }
+
+    #[test]
+    fn no_call_is_late_when_the_buffer_length_is_unknown() {
+        let fault = DeviceFault::default();
+        let mut spacing = CallSpacing::new(&fault);
+        fault.playing.store(true, Ordering::Relaxed);
+        spacing.record(at_ms(0));
+        spacing.record(at_ms(900));
+        assert_eq!(fault.late_calls(), 0);
+        assert_eq!(fault.longest_wait(), Duration::from_millis(900));
     }
 
     #[test]
