@@ -69,9 +69,7 @@ class CombMel(nn.Module):
 
     def __init__(self, f0_stats, n_fft=1024, n_mels=80, rate=22050, fmax=8000.0, sharpness=8, gain=1.0):
         super().__init__()
-        from librosa.filters import mel as mel_filters
-
-        basis = mel_filters(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=fmax)
+        basis = mel_filterbank(n_mels, n_fft, rate, fmax)
         self.register_buffer("basis", torch.from_numpy(basis).float())  # [n_mels, n_fft/2 + 1]
         self.register_buffer("freqs", torch.linspace(0.0, rate / 2, n_fft // 2 + 1))
         self.mean, self.std, self.sharpness = f0_stats["log_f0_mean"], f0_stats["log_f0_std"], sharpness
@@ -144,11 +142,16 @@ class PitchedMatcha(nn.Module):
         return dur_loss, prior_loss, diff_loss, f0_loss, vuv_loss
 
 
-def mel_band_centres(n_mels, n_fft=1024, rate=22050, fmax=8000.0):
-    """Centre frequency of each mel band of the model's filterbank, in Hz."""
+def mel_filterbank(n_mels, n_fft=1024, rate=22050, fmax=8000.0):
+    """The model's mel filterbank, [n_mels, n_fft / 2 + 1] (as Matcha's mel_spectrogram)."""
     from librosa.filters import mel as mel_filters
 
-    basis = mel_filters(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=fmax)
+    return mel_filters(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=fmax)
+
+
+def mel_band_centres(n_mels, n_fft=1024, rate=22050, fmax=8000.0):
+    """Centre frequency of each mel band of the model's filterbank, in Hz."""
+    basis = mel_filterbank(n_mels, n_fft, rate, fmax)
     freqs = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
     return torch.from_numpy((basis * freqs).sum(1) / basis.sum(1)).float()
 
