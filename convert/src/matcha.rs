@@ -173,9 +173,11 @@ fn piper_phoneme_map(path: &Path) -> Result<PhonemeMap> {
 }
 
 /// Inference weights only: optimiser state, discriminators and buffers like `mel_basis` are dropped.
+/// An F0-conditioned model's `pitch.` tensors (`tools/train/export_acoustic.py`) are kept.
 fn is_matcha_inference_weight(name: &str) -> bool {
     name.starts_with("encoder.")
         || name.starts_with("decoder.estimator.")
+        || name.starts_with("pitch.")
         || name.starts_with("spk_emb.")
         || name == "mel_mean"
         || name == "mel_std"
@@ -266,6 +268,7 @@ mod tests {
         assert!(is_matcha_inference_weight(
             "decoder.estimator.final_proj.weight"
         ));
+        assert!(is_matcha_inference_weight("pitch.proj.weight"));
         assert!(!is_matcha_inference_weight("mel_basis"));
         assert!(!is_matcha_inference_weight("decoder.something_else"));
     }

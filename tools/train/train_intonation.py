@@ -125,7 +125,11 @@ def load_acoustic(path, stats=None):
     model = MatchaTTS(**base.model_config(256), data_statistics=stats or {"mel_mean": 0.0, "mel_std": 1.0},
                       out_size=None, prior_loss=True, use_precomputed_durations=True)
     state = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict({k: v.float() for k, v in state["model"].items()})
+    weights = {k: v.float() for k, v in state["model"].items()}
+    if "pitch_proj.weight" in weights:
+        # An F0-conditioned model (train_pitched.py): its encoder is the Matcha part's.
+        weights = {k[len("matcha."):]: v for k, v in weights.items() if k.startswith("matcha.")}
+    model.load_state_dict(weights)
     return model.eval()
 
 
@@ -162,7 +166,8 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--run", required=True)
     ap.add_argument("--acoustic", default=os.path.join(os.path.dirname(__file__), "checkpoints", "acoustic_last.pt"),
-                    help="the acoustic model whose encoder the predictor reads (train_acoustic.py last.pt)")
+                    help="the acoustic model whose encoder the predictor reads (train_acoustic.py last.pt, "
+                         "or train_pitched.py's last.pt / pitched_weights.pt)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=16, help="passes over the corpus (the committed predictor: 16)")

@@ -300,7 +300,9 @@ def main():
     def compact(path):
         """The weights in f16 with the step: small enough to commit, enough to go on with --init."""
         half = {k: v.detach().half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-        torch.save({"model": half, "step": step, "epoch": epoch, "pitch": f0_stats}, path + ".tmp")
+        comb = {"features": args.pitch_features, "gain": args.comb_gain,
+                "sharpness": float(model.comb.sharpness) if model.comb is not None else 0.0}
+        torch.save({"model": half, "step": step, "epoch": epoch, "pitch": f0_stats, "comb": comb}, path + ".tmp")
         os.replace(path + ".tmp", path)
 
     start = last_ckpt = time.time()

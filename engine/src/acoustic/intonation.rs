@@ -89,6 +89,27 @@ impl IntonationPredictor {
     }
 }
 
+/// How the voice's own intonation is played: its log-F0 scaled around the voice's mean by
+/// `range` (the user's `--pitch-range` times the predictor's [`IntonationPredictor::range_scale`]).
+///
+/// ```
+/// use mellow_engine::acoustic::intonation::IntonationRange;
+/// let flat = IntonationRange { mean: 4.5, range: 0.0 };
+/// assert_eq!(flat.apply(5.0), 4.5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntonationRange {
+    /// The centre, in natural log of Hz.
+    pub mean: f32,
+    pub range: f32,
+}
+
+impl IntonationRange {
+    pub fn apply(&self, log_f0: f32) -> f32 {
+        self.mean + self.range * (log_f0 - self.mean)
+    }
+}
+
 /// Frame `t`'s value on the straight lines through `(centre of phoneme i, values[i])`, held flat
 /// before the first centre and after the last; frame `t` is taken at `t + 0.5`.
 ///

@@ -11,6 +11,7 @@ use candle_core::{Device, Result, Tensor};
 use super::intonation::frame_curve;
 use super::model::AcousticModel;
 use super::noise::frame_noise;
+use super::pitch_condition::{F0Source, FramePitch, PitchGuide};
 use super::sampler::{sample, Sampler, SamplerInput};
 use super::windows::{Extent, Window, WindowPlan};
 
@@ -67,6 +68,8 @@ pub struct MelStream<'m> {
     mu: Option<Tensor>,
     /// Each encoded id's log-F0 from the voice's intonation predictor, when asked for.
     log_f0: Option<Vec<f32>>,
+    /// What an F0-conditioned decoder is told (unused by a plain one).
+    pitch: PitchGuide,
     /// Frames per encoded id, and their running sum.
     durations: Vec<f32>,
     cumulative: Vec<f32>,
@@ -108,6 +111,7 @@ impl<'m> MelStream<'m> {
             next_encoder_window: 0,
             mu: None,
             log_f0: None,
+            pitch: PitchGuide::default(),
             durations: Vec::new(),
             cumulative: Vec::new(),
             emitted: 0,
@@ -133,6 +137,22 @@ impl<'m> MelStream<'m> {
         self
     }
 
+    /// What the decoder of an F0-conditioned voice is told about pitch (by default its own
+    /// prediction, unmoved); a plain voice ignores it. A guide from the intonation predictor
+    /// also runs it ([`MelStream::with_intonation`]) when the voice has one, and falls back to
+    /// the decoder's own prediction when it has none.
+    pub fn with_pitch_guide(mut self, guide: PitchGuide) -> Self {
+        let source = match guide.source {
+            F0Source::Intonation(_) if self.model.intonation().is_none() => F0Source::Predicted,
+            source => source,
+        };
+        if matches!(source, F0Source::Intonation(_)) {
+            self = self.with_intonation();
+        }
+        self.pitch = PitchGuide { source, ..guide };
+        self
+    }
+
     /// Frames per id; complete once the stream has ended.
     pub fn durations(&self) -> &[f32] {
         &self.durations
@@ -151,6 +171,12 @@ impl<'m> MelStream<'m> {
     pub fn next_frames(&mut self) -> Result<Option<Tensor>> {
         if self.finished {
             return Ok(None);
+        }
+        if self.model.pitch_condition().is_some() && self.pitch.shift_is_curve() {
+            // A shift curve is stretched over the segment's frames: know them all first.
+            while self.encoded < self.ids.len() {
+                self.encode_next_window()?;
+            }
         }
         let window = loop {
             let extent = self.frame_extent();
@@ -270,8 +296,56 @@ impl<'m> MelStream<'m> {
         Tensor::from_vec(values, (1, n_feats, padded), &Device::Cpu)?.to_device(self.model.device())
     }
 
+    /// Each frame of `span` (and of the padding after it, unvoiced) as the decoder is told it.
+    fn frame_pitch(
+        &self,
+        mu: &Tensor,
+        mask: &Tensor,
+        span: &std::ops::Range<usize>,
+    ) -> Result<Vec<FramePitch>> {
+        let Some(condition) = self.model.pitch_condition() else {
+            candle_core::bail!("the voice has no pitch conditioning")
+        };
+        let mut pitch = condition.predict(mu, mask)?;
+        let own = match (&self.pitch.source, &self.log_f0) {
+            (F0Source::Intonation(range), Some(log_f0)) => Some(
+                frame_curve(log_f0, &self.durations, span.clone())
+                    .into_iter()
+                    .map(|l| range.apply(l))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        };
+        let total = match self.frame_extent() {
+            Extent::Total(total) => total,
+            Extent::AtLeast(known) => known.max(span.end),
+        };
+        let semitone = std::f32::consts::LN_2 / 12.0;
+        for (k, p) in pitch.iter_mut().enumerate() {
+            let frame = span.start + k;
+            if frame >= span.end {
+                p.voiced = false;
+                continue;
+            }
+            p.log_f0 = match (&self.pitch.source, &own) {
+                (_, Some(curve)) => curve[k],
+                (F0Source::Given(curve), _) => match curve.get(frame).or(curve.last()) {
+                    Some(&l) => l,
+                    None => p.log_f0,
+                },
+                _ => p.log_f0,
+            } + semitone * self.pitch.shift_at(frame, total);
+        }
+        Ok(pitch)
+    }
+
     fn decode_window(&mut self, w: &Window) -> Result<Tensor> {
-        let (mu, mask, padded) = self.prior(&w.span)?;
+        let (mut mu, mask, padded) = self.prior(&w.span)?;
+        if let Some(condition) = self.model.pitch_condition() {
+            let pitch = self.frame_pitch(&mu, &mask, &w.span)?;
+            let added = condition.condition(&pitch, self.model.device())?;
+            mu = (mu + added.broadcast_mul(&mask)?)?;
+        }
         let start = self.noise(0, &w.span, padded)?;
         let mut pass = 0;
         let span = w.span.clone();

@@ -9,10 +9,12 @@ pub mod intonation;
 pub mod mel_stream;
 pub mod model;
 pub mod noise;
+pub mod pitch_condition;
 pub mod sampler;
 pub mod windows;
 
 pub use config::AcousticConfig;
 pub use mel_stream::{DecodeSettings, MelStream};
 pub use model::{AcousticModel, FramePrior};
+pub use pitch_condition::{FramePitch, PitchCondition};
 pub use sampler::Sampler;

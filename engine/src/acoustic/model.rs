@@ -8,6 +8,7 @@ use super::config::{AcousticConfig, DurationRounding};
 use super::encoder::TextEncoder;
 use super::estimator::Estimator;
 use super::intonation::IntonationPredictor;
+use super::pitch_condition::PitchCondition;
 use super::sampler::{sample, Sampler, SamplerInput};
 
 /// A voice file's correction of its duration predictor (`prosody.duration_scale`, measured by
@@ -46,6 +47,7 @@ pub struct AcousticModel {
     estimator: Estimator,
     spk_emb: Option<Embedding>,
     intonation: Option<IntonationPredictor>,
+    pitch: Option<PitchCondition>,
     /// Multiplies the predicted durations before rounding (see [`DURATION_SCALE`]).
     duration_scale: f32,
     mel_mean: f64,
@@ -74,6 +76,7 @@ impl AcousticModel {
             estimator: Estimator::new(cfg, vb.pp("decoder.estimator"))?,
             spk_emb,
             intonation: IntonationPredictor::load(&vb, cfg.encoder_states())?,
+            pitch: PitchCondition::load(&vb, cfg.n_feats)?,
             duration_scale: duration_scale(&vb)?,
             mel_mean: scalar("mel_mean")?,
             mel_std: scalar("mel_std")?,
@@ -96,6 +99,12 @@ impl AcousticModel {
     /// The voice's intonation predictor, when its file has one.
     pub fn intonation(&self) -> Option<&IntonationPredictor> {
         self.intonation.as_ref()
+    }
+
+    /// The decoder's F0 conditioning, when the voice was trained with one
+    /// (`tools/train/train_pitched.py`).
+    pub fn pitch_condition(&self) -> Option<&PitchCondition> {
+        self.pitch.as_ref()
     }
 
     pub fn device(&self) -> &Device {

@@ -54,7 +54,11 @@ pub fn stretch_curve(curve: &[f32], frames: usize) -> Vec<f32> {
 }
 
 /// The curve's value at frame `f` of `frames`, stretching the curve linearly over the frames.
-fn curve_at(curve: &[f32], f: usize, frames: usize) -> f32 {
+///
+/// ```
+/// assert_eq!(mellow_engine::audio::pitch::curve_at(&[0.0, 10.0], 5, 11), 5.0);
+/// ```
+pub fn curve_at(curve: &[f32], f: usize, frames: usize) -> f32 {
     if curve.len() == 1 || frames == 1 {
         return curve[0];
     }

@@ -7,6 +7,8 @@ use candle_core::Tensor;
 
 use super::options::{check_pitch, ResolvedOptions};
 use super::utterance::Segment;
+use crate::acoustic::intonation::IntonationRange;
+use crate::acoustic::pitch_condition::{F0Source, PitchGuide};
 use crate::acoustic::AcousticModel;
 use crate::audio::pitch::{shift_pitch, stretch_curve};
 use crate::audio::resample::StreamResampler;
@@ -65,18 +67,6 @@ pub(super) fn pitch_plan(
     Ok(plan)
 }
 
-/// How the voice's own intonation is played: scaled around its mean log-F0.
-pub(super) struct IntonationRange {
-    mean: f32,
-    range: f32,
-}
-
-impl IntonationRange {
-    pub(super) fn apply(&self, log_f0: f32) -> f32 {
-        self.mean + self.range * (log_f0 - self.mean)
-    }
-}
-
 /// The intonation to play when the voice has a predictor and the vocoder plays a given F0 (else
 /// the mel's own pitch plays); a range other than 1 without both is refused, naming what lacks.
 pub(super) fn intonation_plan(
@@ -102,6 +92,27 @@ pub(super) fn intonation_plan(
         mean: p.mean_log_f0(),
         range: opts.pitch_range * p.range_scale(),
     }))
+}
+
+/// What an F0-conditioned decoder is told: the F0 the vocoder is asked to play (a given curve,
+/// else the voice's intonation), moved by the vocoder's shift, so the mel's harmonics sit where
+/// the vocoder puts its own. Without either, the decoder's own prediction, unmoved: the vocoder
+/// then reads F0 from the mel and moves it itself.
+pub(super) fn pitch_guide(
+    plan: &PitchPlan,
+    intonation: Option<&IntonationRange>,
+    given_f0: Option<&[f32]>,
+) -> PitchGuide {
+    let source = match (given_f0, intonation) {
+        (Some(curve), _) => F0Source::Given(curve.to_vec()),
+        (None, Some(range)) => F0Source::Intonation(*range),
+        (None, None) => F0Source::Predicted,
+    };
+    let shift = match (&source, &plan.vocoder) {
+        (F0Source::Predicted, _) | (_, None) => vec![0.0],
+        (_, Some(shift)) => shift.clone(),
+    };
+    PitchGuide { source, shift }
 }
 
 /// The F0 an F0-aware vocoder was asked to play per frame, in Hz: the curve it followed (log-F0)

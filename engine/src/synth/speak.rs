@@ -12,12 +12,14 @@ use super::options::{
     check_output_rate, ResolvedOptions, SynthesisOptions, LEAD_INS, RATE, SENTENCE_PAUSE,
 };
 use super::pitch_plan::{
-    asked_f0, given_f0_curve, intonation_plan, pitch_plan, shift_mel_pitch, without_pitch,
-    IntonationRange, PitchPlan, TapeSpeed,
+    asked_f0, given_f0_curve, intonation_plan, pitch_guide, pitch_plan, shift_mel_pitch,
+    without_pitch, PitchPlan, TapeSpeed,
 };
 use super::synthesizer::{check_finite, no_acoustic_model, Audio, MelOutput, Synthesizer};
 use super::timing::{MarkTiming, PhonemeTiming, TimingEvent, WordTiming};
 use super::utterance::{MadeMel, Segment, Utterance};
+use crate::acoustic::intonation::IntonationRange;
+use crate::acoustic::pitch_condition::PitchGuide;
 use crate::acoustic::{AcousticModel, DecodeSettings, MelStream};
 use crate::audio::limit::limit;
 use crate::audio::pitch::stretch_curve;
@@ -192,6 +194,7 @@ impl Synthesizer {
             plan,
             intonation,
             given_f0,
+            guide,
         } = self.plan_segment(segment, opts)?;
         let Some(model) = &self.acoustic else {
             return Err(no_acoustic_model());
@@ -229,6 +232,7 @@ impl Synthesizer {
                 segment,
                 &opts,
                 intonation.is_some() && given_f0.is_none(),
+                guide,
             )?)),
         };
         let mut vocoding = ChunkedVocoding::new();
@@ -352,13 +356,14 @@ impl Synthesizer {
             opts,
             intonation,
             given_f0,
+            guide,
             ..
         } = self.plan_segment(segment, opts)?;
         let Some(model) = &self.acoustic else {
             return Err(no_acoustic_model());
         };
         let with_intonation = intonation.is_some() && given_f0.is_none();
-        let mut stream = segment_stream(model, segment, &opts, with_intonation)?;
+        let mut stream = segment_stream(model, segment, &opts, with_intonation, guide)?;
         let mut frames = Vec::new();
         loop {
             if !keep_going() {
@@ -398,11 +403,13 @@ impl Synthesizer {
         };
         let intonation = intonation_plan(model, f0_aware, &opts, self.vocoder.name())?;
         let given_f0 = given_f0_curve(segment, &opts, f0_aware, self.vocoder.name())?;
+        let guide = pitch_guide(&plan, intonation.as_ref(), given_f0.as_deref());
         Ok(SegmentPlan {
             opts,
             plan,
             intonation,
             given_f0,
+            guide,
         })
     }
 }
@@ -413,6 +420,8 @@ struct SegmentPlan {
     plan: PitchPlan,
     intonation: Option<IntonationRange>,
     given_f0: Option<Vec<f32>>,
+    /// What an F0-conditioned decoder is told (the same F0 the vocoder plays).
+    guide: PitchGuide,
 }
 
 /// Where a segment's mel frames come from: the acoustic model as it goes, or a mel made before.
@@ -479,6 +488,7 @@ fn segment_stream<'m>(
     segment: &Segment,
     opts: &ResolvedOptions,
     with_intonation: bool,
+    guide: PitchGuide,
 ) -> Result<MelStream<'m>> {
     let scales = id_length_scales(opts, &segment.sentence.id_rates);
     let stream = start_mel_stream(
@@ -487,7 +497,8 @@ fn segment_stream<'m>(
         segment.durations.as_deref(),
         opts,
     )?
-    .with_length_scales(scales);
+    .with_length_scales(scales)
+    .with_pitch_guide(guide);
     Ok(match with_intonation {
         true => stream.with_intonation(),
         false => stream,
