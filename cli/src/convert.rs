@@ -39,7 +39,8 @@ struct Common {
 
 #[derive(Subcommand)]
 enum Kind {
-    /// A Matcha-TTS checkpoint → a voice (add a vocoder with --vocoder).
+    /// A Matcha-TTS checkpoint → a voice (add a vocoder with --vocoder); also Mellow's own
+    /// training checkpoints, F0-conditioned ones (train_pitched.py) included.
     Matcha {
         #[command(flatten)]
         common: Common,

@@ -20,6 +20,7 @@ pub fn read_checkpoint(path: &Path, keys: &[&str]) -> Result<Checkpoint> {
         return Ok(Checkpoint {
             tensors,
             hyper_parameters: None,
+            settings: Default::default(),
         });
     }
     // Only our own reader: it refuses unknown globals and oversized entries, which a fallback

@@ -10,6 +10,7 @@
 pub mod checkpoint;
 pub mod matcha;
 pub mod pickle;
+pub mod pitched;
 pub mod shapes;
 pub mod vocoders;
 

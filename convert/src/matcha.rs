@@ -1,4 +1,5 @@
-//! A Matcha-TTS Lightning checkpoint (`.ckpt`, weights under `state_dict`) → a Mellow voice.
+//! A Matcha-TTS Lightning checkpoint (`.ckpt`, weights under `state_dict`) → a Mellow voice; also
+//! Mellow's own training checkpoints (weights under `model`), F0-conditioned ones included.
 //! Sizes come from the tensor shapes; what shapes cannot tell (attention heads) from the
 //! checkpoint's hyper-parameters or the caller, with the reference's defaults.
 
@@ -17,6 +18,7 @@ use mellow_engine::voice::config::{SynthesisDefaults, FORMAT, VERSION};
 use mellow_engine::{Sampler, Voice, VoiceConfig};
 
 use crate::checkpoint::read_checkpoint;
+use crate::pitched::{is_pitched, pitched_tensors};
 use crate::shapes::{count, dims};
 use crate::Provenance;
 
@@ -54,7 +56,11 @@ pub struct MatchaOptions {
 /// # Ok(()) }
 /// ```
 pub fn matcha_voice(input: &Path, opts: &MatchaOptions, about: &Provenance) -> Result<Voice> {
-    let checkpoint = read_checkpoint(input, &["state_dict"])?;
+    let mut checkpoint = read_checkpoint(input, &["state_dict", "model"])?;
+    if is_pitched(&checkpoint.tensors) {
+        let tensors = std::mem::take(&mut checkpoint.tensors);
+        checkpoint.tensors = pitched_tensors(input, tensors, &checkpoint.settings)?;
+    }
     let hp = checkpoint.hyper_parameters.as_ref();
     let saved = |path: &[&str]| {
         path.iter()

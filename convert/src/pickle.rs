@@ -569,7 +569,13 @@ pub struct Checkpoint {
     pub tensors: HashMap<String, Tensor>,
     /// Lightning's `hyper_parameters`, when the file has them.
     pub hyper_parameters: Option<serde_json::Value>,
+    /// The plain settings of [`SETTINGS`] the file keeps beside its weights.
+    pub settings: HashMap<String, serde_json::Value>,
 }
+
+/// Settings a trainer keeps beside the weights at the top of its checkpoint (train_pitched.py:
+/// the pitch statistics, the harmonic comb's settings, the step).
+pub const SETTINGS: [&str; 3] = ["pitch", "comb", "step"];
 
 /// The tensors of a PyTorch zip checkpoint, from the dict under the first of `keys` that exists,
 /// else from the top level, with the hyper-parameters saved beside them.
@@ -616,6 +622,10 @@ fn collect_tensors<R: Read + std::io::Seek>(
     keys: &[&str],
 ) -> Result<Checkpoint> {
     let hyper_parameters = lookup(root, "hyper_parameters").map(|h| to_json(&h, 0, &mut 100_000));
+    let settings = SETTINGS
+        .iter()
+        .filter_map(|k| Some((k.to_string(), to_json(&lookup(root, k)?, 0, &mut 10_000))))
+        .collect();
     let dict = keys
         .iter()
         .find_map(|k| lookup(root, k))
@@ -648,6 +658,7 @@ fn collect_tensors<R: Read + std::io::Seek>(
     Ok(Checkpoint {
         tensors: out,
         hyper_parameters,
+        settings,
     })
 }
 
