@@ -18,21 +18,33 @@ pub fn is_pitched(tensors: &HashMap<String, Tensor>) -> bool {
     tensors.contains_key("pitch_proj.weight")
 }
 
+/// What a checkpoint says about its pitch input besides the weights.
+struct PitchSettings {
+    f0: serde_json::Value,
+    comb_gain: f64,
+    comb_sharpness: f64,
+    /// The projection's last input marks pitch-shifted training copies (0 at synthesis).
+    copy_flag: bool,
+}
+
 /// The pitch statistics and comb settings of the checkpoint at `path`: from the checkpoint
 /// itself, else (older checkpoints) from the run's settings beside it (`CHECKPOINT.json`, else
 /// `pitch.json` in its folder).
-fn settings(
-    path: &Path,
-    kept: &HashMap<String, serde_json::Value>,
-) -> Result<(serde_json::Value, f64, f64)> {
+fn settings(path: &Path, kept: &HashMap<String, serde_json::Value>) -> Result<PitchSettings> {
+    let flag = |v: &serde_json::Value| {
+        v.get("copy_flag")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    };
     if let (Some(f0), Some(comb)) = (kept.get("pitch"), kept.get("comb")) {
         let gain = comb.get("gain").and_then(serde_json::Value::as_f64);
         let sharpness = comb.get("sharpness").and_then(serde_json::Value::as_f64);
-        return Ok((
-            f0.clone(),
-            gain.context("the checkpoint's comb has no gain")?,
-            sharpness.unwrap_or(COMB_SHARPNESS),
-        ));
+        return Ok(PitchSettings {
+            f0: f0.clone(),
+            comb_gain: gain.context("the checkpoint's comb has no gain")?,
+            comb_sharpness: sharpness.unwrap_or(COMB_SHARPNESS),
+            copy_flag: flag(comb),
+        });
     }
     let beside: [PathBuf; 2] = [
         path.with_extension("json"),
@@ -58,7 +70,12 @@ fn settings(
         .get("comb_gain")
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(1.0);
-    Ok((f0, gain, COMB_SHARPNESS))
+    Ok(PitchSettings {
+        f0,
+        comb_gain: gain,
+        comb_sharpness: COMB_SHARPNESS,
+        copy_flag: flag(&json),
+    })
 }
 
 /// The checkpoint's tensors renamed for a voice file, with its settings added as tensors.
@@ -67,12 +84,23 @@ pub fn pitched_tensors(
     tensors: HashMap<String, Tensor>,
     kept: &HashMap<String, serde_json::Value>,
 ) -> Result<HashMap<String, Tensor>> {
-    let (f0, gain, sharpness) = settings(path, kept)?;
+    let PitchSettings {
+        f0,
+        comb_gain: gain,
+        comb_sharpness: sharpness,
+        copy_flag,
+    } = settings(path, kept)?;
     let mut out = HashMap::new();
     let mut bin_hz = None;
     for (name, t) in tensors {
         let renamed = if let Some(rest) = name.strip_prefix("matcha.") {
             rest.to_string()
+        } else if name == "pitch_proj.weight" && copy_flag {
+            // The voice speaks as the recordings were, never as a shifted copy: the flag's
+            // column, always multiplied by 0, goes.
+            let inputs = t.dim(1)?;
+            out.insert("pitch.proj.weight".into(), t.narrow(1, 0, inputs - 1)?);
+            continue;
         } else if let Some(rest) = name.strip_prefix("pitch_proj.") {
             format!("pitch.proj.{rest}")
         } else if let Some(rest) = name.strip_prefix("pitch_predictor.") {
@@ -162,6 +190,21 @@ mod tests {
             (value("pitch.comb_gain"), value("pitch.comb_sharpness")),
             (2.0, 6.0)
         );
+        // A copy flag's column is dropped: the voice always speaks with it at 0.
+        let kept = HashMap::from([
+            (
+                "pitch".to_string(),
+                serde_json::json!({"log_f0_mean": 4.0, "log_f0_std": 0.3}),
+            ),
+            (
+                "comb".to_string(),
+                serde_json::json!({"gain": 2.0, "copy_flag": true}),
+            ),
+        ]);
+        let weight = Tensor::new(&[[[1f32], [2.0], [3.0]]], &Device::Cpu).unwrap();
+        let tensors = HashMap::from([("pitch_proj.weight".to_string(), weight)]);
+        let out = pitched_tensors(&path, tensors, &kept).unwrap();
+        assert_eq!(out["pitch.proj.weight"].dims(), &[1, 2, 1]);
         // Without settings anywhere, the conversion says what is missing.
         std::fs::remove_file(dir.path().join("pitch.json")).unwrap();
         let tensors = HashMap::from([("pitch_proj.weight".to_string(), t(&[0.5]))]);

@@ -86,20 +86,24 @@ class CombMel(nn.Module):
 
 
 class PitchedMatcha(nn.Module):
-    def __init__(self, hp, stats, features="plain", f0_stats=None, band_weight=1.0, comb_gain=1.0):
+    def __init__(self, hp, stats, features="plain", f0_stats=None, band_weight=1.0, comb_gain=1.0, copy_flag=False):
         super().__init__()
         self.matcha = MatchaTTS(**hp, data_statistics=stats, out_size=None, prior_loss=True,
                                 use_precomputed_durations=True)
         n_feats = hp["n_feats"]
         self.comb = CombMel(f0_stats, n_mels=n_feats, gain=comb_gain) if features == "comb" else None
         extra = n_feats if self.comb is not None else 0
-        self.pitch_proj = nn.Conv1d(2 + extra, n_feats, 1)
+        # With `copy_flag`, one more input, last: 1 on the pitch-shifted copies, 0 on the
+        # recordings, so the decoder can put what the re-synthesis adds on the flag rather than on
+        # the pitch; the voice always speaks with it at 0 (the conversion drops its column).
+        self.copy_flag = copy_flag
+        self.pitch_proj = nn.Conv1d(2 + extra + int(copy_flag), n_feats, 1)
         nn.init.zeros_(self.pitch_proj.weight)
         nn.init.zeros_(self.pitch_proj.bias)
         if self.comb is not None:
             # The comb goes straight into the prior at first: a strong, bin-by-bin pitch signal.
             with torch.no_grad():
-                self.pitch_proj.weight[:, 2:, 0].copy_(torch.eye(n_feats))
+                self.pitch_proj.weight[:, 2:2 + n_feats, 0].copy_(torch.eye(n_feats))
         self.pitch_predictor = PitchPredictor(n_feats)
         # Flow-matching loss weight per mel band: `band_weight` below 1 kHz, where a voice's
         # harmonics are resolved (the only bands where the pitch shows), 1 above; mean 1.
@@ -107,10 +111,13 @@ class PitchedMatcha(nn.Module):
         weights = torch.where(centres < 1000.0, torch.tensor(float(band_weight)), torch.tensor(1.0))
         self.register_buffer("band_weights", (weights / weights.mean()).view(1, -1, 1), persistent=False)
 
-    def pitch_condition(self, pitch):
+    def pitch_condition(self, pitch, natural=None):
         """What the pitch adds to the frame prior: [B, 2, T] -> [B, n_feats, T]."""
         if self.comb is not None:
             pitch = torch.cat([pitch, self.comb(pitch)], dim=1)
+        if self.copy_flag:
+            copy = (1.0 - natural).view(-1, 1, 1).expand(-1, 1, pitch.shape[-1])
+            pitch = torch.cat([pitch, copy], dim=1)
         return self.pitch_proj(pitch)
 
     def forward(self, x, x_len, y, y_len, pitch, natural, durations=None):
@@ -130,7 +137,7 @@ class PitchedMatcha(nn.Module):
         prior_loss = torch.sum(0.5 * ((y - mu_y) ** 2 + math.log(2 * math.pi)) * y_mask)
         prior_loss = prior_loss / (torch.sum(y_mask) * m.n_feats)
         # pitch: [B, 2, T] (log-F0 normalised, voiced 0/1)
-        conditioned = mu_y + self.pitch_condition(pitch) * y_mask
+        conditioned = mu_y + self.pitch_condition(pitch, natural) * y_mask
         diff_loss = flow_matching_loss(m.decoder, y, y_mask, conditioned, self.band_weights)
         predicted = self.pitch_predictor(mu_y.detach(), y_mask)
         own = y_mask * natural.view(-1, 1, 1)
@@ -239,6 +246,12 @@ def main():
     ap.add_argument("--band-weight", type=float, default=1.0,
                     help="flow-matching loss weight of the mel bands below 1 kHz, where the harmonics "
                          "show, against 1 above (normalised to mean 1)")
+    ap.add_argument("--copy-flag", action="store_true",
+                    help="tell the decoder which utterances are pitch-shifted copies (0 at synthesis)")
+    ap.add_argument("--encoder-from",
+                    help="a plain acoustic checkpoint whose text encoder (and duration predictor) replaces "
+                         "the model's and stays frozen: the voice keeps its durations and the intonation "
+                         "predictor trained on that encoder")
     ap.add_argument("--checkpoint-minutes", type=float, default=10)
     args = ap.parse_args()
 
@@ -255,14 +268,13 @@ def main():
         items += with_pitch
     hp = base.model_config(256)
     torch.manual_seed(base.SEED)
-    model = PitchedMatcha(hp, stats, args.pitch_features, f0_stats, args.band_weight, args.comb_gain).to(args.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    model = PitchedMatcha(hp, stats, args.pitch_features, f0_stats, args.band_weight, args.comb_gain,
+                          args.copy_flag).to(args.device)
     step, epoch = 0, 0
     last = os.path.join(args.run, "last.pt")
     if os.path.exists(last):
         state = torch.load(last, map_location=args.device)
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
         step, epoch = state["step"], state["epoch"]
         print(f"resumed at step {step}")
     elif args.init:
@@ -270,14 +282,30 @@ def main():
         weights = {k: v.float() for k, v in state["model"].items()}
         if "pitch_proj.weight" in weights:
             # A pitched checkpoint (its weights only: the optimiser starts afresh).
+            have, want = weights["pitch_proj.weight"].shape[1], model.pitch_proj.weight.shape[1]
+            if want == have + 1 and args.copy_flag:
+                # The copy flag's column starts at zero: the model starts as it was.
+                w = weights["pitch_proj.weight"]
+                weights["pitch_proj.weight"] = torch.cat([w, torch.zeros_like(w[:, :1])], dim=1)
             model.load_state_dict(weights)
             step, epoch = state["step"], state.get("epoch", 0)
         else:
             model.matcha.load_state_dict(weights)
         print(f"started from {args.init} (step {state['step']})")
+    if args.encoder_from:
+        plain = torch.load(args.encoder_from, map_location=args.device, weights_only=False)["model"]
+        encoder = {k[len("encoder."):]: v.float() for k, v in plain.items() if k.startswith("encoder.")}
+        if not os.path.exists(last):
+            model.matcha.encoder.load_state_dict(encoder)
+        for p in model.matcha.encoder.parameters():
+            p.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
+    if os.path.exists(last):
+        opt.load_state_dict(state["opt"])
     with open(os.path.join(args.run, "pitch.json"), "w") as f:
         json.dump({"f0": f0_stats, "frame_centre": "sample t * 256 + 128", "alignment": args.alignment,
-                   "features": args.pitch_features, "comb_gain": args.comb_gain}, f, indent=1)
+                   "features": args.pitch_features, "comb_gain": args.comb_gain, "copy_flag": args.copy_flag,
+                   "encoder_from": args.encoder_from}, f, indent=1)
     print(f"{len(items)} utterances with pitch, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
 
     log_path = os.path.join(args.run, "losses.csv")
@@ -300,13 +328,15 @@ def main():
     def compact(path):
         """The weights in f16 with the step: small enough to commit, enough to go on with --init."""
         half = {k: v.detach().half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-        comb = {"features": args.pitch_features, "gain": args.comb_gain,
+        comb = {"features": args.pitch_features, "gain": args.comb_gain, "copy_flag": args.copy_flag,
                 "sharpness": float(model.comb.sharpness) if model.comb is not None else 0.0}
         torch.save({"model": half, "step": step, "epoch": epoch, "pitch": f0_stats, "comb": comb}, path + ".tmp")
         os.replace(path + ".tmp", path)
 
     start = last_ckpt = time.time()
     model.train()
+    if args.encoder_from:
+        model.matcha.encoder.eval()  # frozen: no dropout either
     done = False
     while not done:
         rng = random.Random(base.SEED + epoch)
