@@ -210,11 +210,15 @@ impl PitchCondition {
         if !(log_f0_std.is_finite() && log_f0_std > 0.0) {
             candle_core::bail!("pitch.log_f0_std must be finite and positive")
         }
+        let log_f0_mean = scalar(&vb, "log_f0_mean")?;
+        if !log_f0_mean.is_finite() {
+            candle_core::bail!("pitch.log_f0_mean must be finite")
+        }
         Ok(Some(Self {
             proj: Conv1d::new(inputs, n_feats, ConvSpec::same(1), vb.pp("proj"))?,
             comb,
             predictor: FramePitchPredictor::load(&vb, n_feats)?,
-            log_f0_mean: scalar(&vb, "log_f0_mean")?,
+            log_f0_mean,
             log_f0_std,
         }))
     }
@@ -245,7 +249,7 @@ impl PitchCondition {
         let mut column = vec![0f32; bands];
         let mut comb_bins = Vec::new();
         for (t, p) in pitch.iter().enumerate() {
-            if !p.voiced {
+            if !p.voiced || !p.log_f0.is_finite() {
                 // As in training: unvoiced frames carry zeros (normalised log-F0 0, no comb).
                 continue;
             }
@@ -309,6 +313,20 @@ mod tests {
         assert!(low[band_at(100.0)] > 2.0 * high[band_at(100.0)]);
         assert!(high[band_at(200.0)] > 0.5 * low[band_at(200.0)]);
         assert!(low.iter().chain(&high).all(|v| v.is_finite() && *v >= 0.0));
+    }
+
+    #[test]
+    fn a_projection_of_another_width_is_refused_by_name() {
+        let dev = Device::Cpu;
+        let t = HashMap::from([(
+            "pitch.proj.weight".to_string(),
+            Tensor::zeros((80, 5, 1), DType::F32, &dev).unwrap(),
+        )]);
+        let vb = VarBuilder::from_tensors(t, DType::F32, &dev);
+        let err = PitchCondition::load(&vb, 80).err().unwrap().to_string();
+        assert!(err.contains("pitch.proj reads 5 channels"), "{err}");
+        let none = VarBuilder::from_tensors(HashMap::new(), DType::F32, &dev);
+        assert!(PitchCondition::load(&none, 80).unwrap().is_none());
     }
 
     #[test]
