@@ -179,7 +179,7 @@ fn piper_phoneme_map(path: &Path) -> Result<PhonemeMap> {
 }
 
 /// Inference weights only: optimiser state, discriminators and buffers like `mel_basis` are dropped.
-/// An F0-conditioned model's `pitch.` tensors (`tools/train/export_acoustic.py`) are kept.
+/// An F0-conditioned model's `pitch.` tensors (named by [`crate::pitched::pitched_tensors`]) are kept.
 fn is_matcha_inference_weight(name: &str) -> bool {
     name.starts_with("encoder.")
         || name.starts_with("decoder.estimator.")

@@ -227,13 +227,7 @@ impl Synthesizer {
         );
         let mut stream = match &segment.mel {
             Some(made) => MelSource::made(made, ids.len(), self.vocoder_mel.n_mels)?,
-            None => MelSource::Model(Box::new(segment_stream(
-                model,
-                segment,
-                &opts,
-                intonation.is_some() && given_f0.is_none(),
-                guide,
-            )?)),
+            None => MelSource::Model(Box::new(segment_stream(model, segment, &opts, guide)?)),
         };
         let mut vocoding = ChunkedVocoding::new();
         // A pitch curve is stretched over the whole segment, so its frames are held until the
@@ -352,18 +346,11 @@ impl Synthesizer {
         opts: &ResolvedOptions,
         keep_going: &mut dyn FnMut() -> bool,
     ) -> Result<Option<MadeMel>> {
-        let SegmentPlan {
-            opts,
-            intonation,
-            given_f0,
-            guide,
-            ..
-        } = self.plan_segment(segment, opts)?;
+        let SegmentPlan { opts, guide, .. } = self.plan_segment(segment, opts)?;
         let Some(model) = &self.acoustic else {
             return Err(no_acoustic_model());
         };
-        let with_intonation = intonation.is_some() && given_f0.is_none();
-        let mut stream = segment_stream(model, segment, &opts, with_intonation, guide)?;
+        let mut stream = segment_stream(model, segment, &opts, guide)?;
         let mut frames = Vec::new();
         loop {
             if !keep_going() {
@@ -482,27 +469,23 @@ impl<'m> MelSource<'m> {
     }
 }
 
-/// The acoustic model's stream for `segment`, as [`Synthesizer::speak`] runs it.
+/// The acoustic model's stream for `segment`, as [`Synthesizer::speak`] runs it; a guide from
+/// the voice's intonation also runs its intonation predictor.
 fn segment_stream<'m>(
     model: &'m AcousticModel,
     segment: &Segment,
     opts: &ResolvedOptions,
-    with_intonation: bool,
     guide: PitchGuide,
 ) -> Result<MelStream<'m>> {
     let scales = id_length_scales(opts, &segment.sentence.id_rates);
-    let stream = start_mel_stream(
+    Ok(start_mel_stream(
         model,
         &segment.sentence.ids,
         segment.durations.as_deref(),
         opts,
     )?
     .with_length_scales(scales)
-    .with_pitch_guide(guide);
-    Ok(match with_intonation {
-        true => stream.with_intonation(),
-        false => stream,
-    })
+    .with_pitch_guide(guide))
 }
 
 /// Samples at the voice's rate → the output rate → the sink.
