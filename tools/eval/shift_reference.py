@@ -4,10 +4,18 @@ formants kept, by Praat's PSOLA (overlap-add) and, when pyworld is installed, by
 re-synthesis as the training corpus's shifted copies are made; beside Mellow's `--pitch ±N` on the same sentences. A reference for the quality bars
 of shifted speech: how far below the unshifted voice a shift of that size lands at best.
 
+With `--formant-control`, it also asks how DNSMOS scores a voice's pitch itself, apart from any
+shifting method: espeak-ng's formant synthesiser speaks the same sentences at base pitches 0 … 99
+(its `-p`), which moves the source's F0 and nothing else (the formants, the durations and the
+synthesiser's own sound stay as they are), and Mellow's `--pitch` runs over −12 … +12 semitones.
+
     python tools/eval/shift_reference.py SENTENCES... [--semitones 7] [--mellow target/release/mellow]
+        [--formant-control] [--shifts -12 -7 -4 4 7 12] [--espeak-pitches 0 10 20 30 40 50 65 80 99]
 
 Sentence files are the shared harness's. Run it with the harness's environment (speechmos, soxr,
-parselmouth, piper); prints mean DNSMOS SIG / BAK / OVRL per source and shift.
+parselmouth, piper; espeak-ng for the control); prints, per source and shift, the median F0
+(Praat, floor 40, ceiling 600 Hz: the median over voiced frames of each file, then over files)
+and the mean DNSMOS SIG / BAK / OVRL.
 """
 import argparse
 import glob
@@ -36,6 +44,25 @@ def dnsmos(folder):
     return {k: float(np.mean([s[k] for s in scores])) for k in ("sig_mos", "bak_mos", "ovrl_mos")}
 
 
+def median_f0(folder):
+    import parselmouth
+
+    medians = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.wav"))):
+        pitch = parselmouth.Sound(path).to_pitch_ac(time_step=0.01, pitch_floor=40, pitch_ceiling=600)
+        f0 = pitch.selected_array["frequency"]
+        if (f0 > 0).sum() >= 10:
+            medians.append(float(np.median(f0[f0 > 0])))
+    return float(np.median(medians)) if medians else float("nan")
+
+
+def espeak(sentences, folder, base_pitch):
+    os.makedirs(folder)
+    for i, text in enumerate(sentences):
+        subprocess.run(["espeak-ng", "-p", str(base_pitch), "-w", os.path.join(folder, f"{i:04d}.wav"), text],
+                       check=True)
+
+
 def psola(source, target, semitones):
     import parselmouth
     from parselmouth.praat import call
@@ -50,10 +77,16 @@ def psola(source, target, semitones):
 
 
 def world(source, target, semitones):
-    # As the training corpus's shifted copies were made (tools/corpus/augment_pitch.py).
+    # As the training corpus's shifted copies were made (tools/corpus/augment_pitch.py), from
+    # Praat's F0 track (tools/corpus/extract_f0.py): WORLD's own harvest reads this voice's creaky
+    # low frames a third too high (median 129 Hz against Praat's 94 on one sentence).
     from augment_pitch import shift
+    from extract_f0 import analyse
 
-    shift((source, None, [(target, semitones)]))
+    track = target + ".f0.npz"
+    analyse((source, track, 50.0, 400.0))
+    shift((source, track, [(target, semitones)]))
+    os.remove(track)
 
 
 def main():
@@ -61,6 +94,10 @@ def main():
     ap.add_argument("sentences", nargs="+")
     ap.add_argument("--semitones", type=float, default=7)
     ap.add_argument("--mellow", default="target/release/mellow")
+    ap.add_argument("--formant-control", action="store_true",
+                    help="also espeak-ng at several base pitches and Mellow at --shifts")
+    ap.add_argument("--shifts", type=float, nargs="+", default=[-12, -7, -4, 4, 7, 12])
+    ap.add_argument("--espeak-pitches", type=int, nargs="+", default=[0, 10, 20, 30, 40, 50, 65, 80, 99])
     args = ap.parse_args()
     sentences = [s for path in args.sentences for s in read_sentences(path)]
     try:
@@ -82,23 +119,32 @@ def main():
         listing = os.path.join(out, "sentences.txt")
         with open(listing, "w", encoding="utf-8") as f:
             f.write("\n".join(sentences) + "\n")
-        rows = [("teacher", 0, dnsmos(teacher))]
-        for shift in (-args.semitones, args.semitones):
+        rows = [("teacher", 0, teacher)]
+        for shift in (0, -args.semitones, args.semitones):
             for name, method in methods.items():
                 folder = os.path.join(out, f"{name}{shift:+g}")
                 os.makedirs(folder)
                 for path in sorted(glob.glob(os.path.join(teacher, "*.wav"))):
                     method(path, os.path.join(folder, os.path.basename(path)), shift)
-                rows.append((f"teacher, {name}", shift, dnsmos(folder)))
-        for shift in (0, -args.semitones, args.semitones):
+                rows.append((f"teacher, {name}", shift, folder))
+        mellow_shifts = [0, -args.semitones, args.semitones]
+        if args.formant_control:
+            mellow_shifts += [s for s in args.shifts if s not in mellow_shifts]
+            for base_pitch in args.espeak_pitches:
+                folder = os.path.join(out, f"espeak{base_pitch}")
+                espeak(sentences, folder, base_pitch)
+                rows.append((f"espeak-ng -p {base_pitch}", 0, folder))
+        for shift in mellow_shifts:
             folder = os.path.join(out, f"mellow{shift:+g}")
             subprocess.run([args.mellow, "render", "--pitch", f"{shift:g}", "--input", listing,
                             "--out-dir", folder], check=True, stdout=subprocess.DEVNULL)
-            rows.append(("Mellow --pitch", shift, dnsmos(folder)))
-    print(f"{len(sentences)} sentences; DNSMOS means")
-    print(f"{'source':<18} {'shift':>6} {'SIG':>6} {'BAK':>6} {'OVRL':>6}")
-    for name, shift, m in rows:
-        print(f"{name:<18} {shift:>+6g} {m['sig_mos']:>6.3f} {m['bak_mos']:>6.3f} {m['ovrl_mos']:>6.3f}")
+            rows.append(("Mellow --pitch", shift, folder))
+        print(f"{len(sentences)} sentences; median F0 (Hz) and DNSMOS means")
+        print(f"{'source':<20} {'shift':>6} {'F0':>6} {'SIG':>6} {'BAK':>6} {'OVRL':>6}")
+        for name, shift, folder in rows:
+            m = dnsmos(folder)
+            print(f"{name:<20} {shift:>+6g} {median_f0(folder):>6.1f} {m['sig_mos']:>6.3f} {m['bak_mos']:>6.3f} "
+                  f"{m['ovrl_mos']:>6.3f}", flush=True)
 
 
 if __name__ == "__main__":
