@@ -131,6 +131,10 @@ fn an_f0_conditioned_voices_mel_carries_the_pitch_it_is_told() {
 fn an_f0_conditioned_voice_streams_what_it_renders_at_a_shifted_pitch() {
     let dir = tempfile::tempdir().unwrap();
     let voice = pitched_voice(dir.path());
+    let info = run(&["info", &voice], None);
+    assert_ok(&info);
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("pitch:        decoder told the F0"), "{info}");
     let wav = dir.path().join("render.wav");
     let shifted = ["--voice", &voice, "--pitch", "-4", "--seed", "3"];
     let mut render = vec!["render", TEXT, "-o", wav.to_str().unwrap()];

@@ -418,7 +418,12 @@ fn the_built_in_voice_speaks_without_any_file() {
     assert!(samples.len() > 22_050 / 2 && rms(&samples) > 1e-3);
     let info = run(&["info"], None);
     assert_ok(&info);
-    assert!(String::from_utf8_lossy(&info.stdout).contains("the built-in voice"));
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("the built-in voice"));
+    assert!(
+        info.contains("intonation predicted; --pitch keeps formants; --pitch-range scales"),
+        "{info}"
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use mellow_engine::voice::resolve_voice;
+use mellow_engine::voice::{resolve_voice, PitchControl};
 
 #[derive(Args)]
 pub struct InfoArgs {
@@ -52,6 +52,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
         Some(v) => println!("vocoder:      {}", v.kind()),
         None => println!("vocoder:      none stored (the weights-free phase vocoder is used)"),
     }
+    println!("pitch:        {}", describe_pitch(&voice.pitch_control()));
     println!(
         "defaults:     {} steps, {} sampler, temperature {}, rate {}",
         c.defaults.steps, c.defaults.sampler, c.defaults.temperature, c.defaults.rate
@@ -60,4 +61,29 @@ pub fn run(args: InfoArgs) -> Result<()> {
     println!("license:      {}", c.license);
     println!("provenance:   {}", c.provenance);
     Ok(())
+}
+
+/// One line on what `--pitch`, `--pitch-range` and conditioning curves do with this voice.
+fn describe_pitch(control: &PitchControl) -> String {
+    let decoder = if control.f0_conditioned_decoder {
+        "decoder told the F0 (the mel carries the pitch asked)"
+    } else {
+        "plain decoder"
+    };
+    let intonation = if control.intonation_predictor {
+        "intonation predicted"
+    } else {
+        "no intonation predictor"
+    };
+    let shift = if control.pitch_keeps_formants() {
+        "--pitch keeps formants"
+    } else {
+        "--pitch moves the spectrum like a tape"
+    };
+    let range = if control.pitch_range_works() {
+        "--pitch-range scales the intonation"
+    } else {
+        "no --pitch-range"
+    };
+    format!("{decoder}; {intonation}; {shift}; {range}")
 }

@@ -4,8 +4,10 @@
 pub mod config;
 pub mod embedded;
 pub mod file;
+pub mod pitch_control;
 pub mod resolve;
 
 pub use config::{SynthesisDefaults, VoiceConfig};
 pub use file::Voice;
+pub use pitch_control::PitchControl;
 pub use resolve::resolve_voice;
