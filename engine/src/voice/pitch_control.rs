@@ -51,6 +51,7 @@ impl Voice {
 
 #[cfg(test)]
 mod tests {
+    use crate::vocoder::factory::build_vocoder;
     use crate::voice::embedded;
     use candle_core::{Device, Tensor};
     use std::collections::HashMap;
@@ -61,6 +62,24 @@ mod tests {
         let control = embedded::vocos_vocoder().unwrap().pitch_control();
         assert!(!control.intonation_predictor && !control.vocoder_follows_f0);
         assert!(!control.pitch_range_works() && !control.pitch_keeps_formants());
+    }
+
+    #[test]
+    fn the_vocoder_answer_agrees_with_the_vocoder_built() {
+        // The answer is read off the config; the vocoder built from it must say the same.
+        for voice in [embedded::vocos_vocoder(), embedded::f0_vocoder()] {
+            let voice = voice.unwrap();
+            let config = voice.config.vocoder.as_ref().unwrap();
+            let vocoder =
+                build_vocoder(config, &voice.config.mel, voice.var_builder().pp("vocoder"))
+                    .unwrap();
+            assert_eq!(
+                vocoder.follows_f0(),
+                voice.pitch_control().vocoder_follows_f0,
+                "{}",
+                vocoder.name()
+            );
+        }
     }
 
     #[test]
