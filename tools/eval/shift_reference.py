@@ -11,9 +11,10 @@ synthesiser's own sound stay as they are), and Mellow's `--pitch` runs over −1
 
     python tools/eval/shift_reference.py SENTENCES... [--semitones 7] [--mellow target/release/mellow]
         [--formant-control] [--shifts -12 -7 -4 4 7 12] [--espeak-pitches 0 10 20 30 40 50 65 80 99]
+        [--plot dnsmos_vs_f0.png]
 
 Sentence files are the shared harness's. Run it with the harness's environment (speechmos, soxr,
-parselmouth, piper; espeak-ng for the control); prints, per source and shift, the median F0
+parselmouth, piper; espeak-ng for the control; matplotlib for the plot); prints, per source and shift, the median F0
 (Praat, floor 40, ceiling 600 Hz: the median over voiced frames of each file, then over files)
 and the mean DNSMOS SIG / BAK / OVRL.
 """
@@ -97,6 +98,7 @@ def main():
     ap.add_argument("--formant-control", action="store_true",
                     help="also espeak-ng at several base pitches and Mellow at --shifts")
     ap.add_argument("--shifts", type=float, nargs="+", default=[-12, -7, -4, 4, 7, 12])
+    ap.add_argument("--plot", metavar="PNG", help="draw OVRL against median F0 for every source")
     ap.add_argument("--espeak-pitches", type=int, nargs="+", default=[0, 10, 20, 30, 40, 50, 65, 80, 99])
     args = ap.parse_args()
     sentences = [s for path in args.sentences for s in read_sentences(path)]
@@ -141,10 +143,37 @@ def main():
             rows.append(("Mellow --pitch", shift, folder))
         print(f"{len(sentences)} sentences; median F0 (Hz) and DNSMOS means")
         print(f"{'source':<20} {'shift':>6} {'F0':>6} {'SIG':>6} {'BAK':>6} {'OVRL':>6}")
+        measured = []
         for name, shift, folder in rows:
-            m = dnsmos(folder)
-            print(f"{name:<20} {shift:>+6g} {median_f0(folder):>6.1f} {m['sig_mos']:>6.3f} {m['bak_mos']:>6.3f} "
+            m, f0 = dnsmos(folder), median_f0(folder)
+            measured.append((name, shift, f0, m["ovrl_mos"]))
+            print(f"{name:<20} {shift:>+6g} {f0:>6.1f} {m['sig_mos']:>6.3f} {m['bak_mos']:>6.3f} "
                   f"{m['ovrl_mos']:>6.3f}", flush=True)
+    if args.plot:
+        plot(measured, args.plot, len(sentences))
+
+
+def plot(measured, path, n_sentences):
+    """OVRL against median F0, one line per source (a shifting method or the formant synthesiser)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for source in dict.fromkeys(name.split(" -p")[0] for name, *_ in measured):
+        points = sorted((f0, ovrl) for name, _, f0, ovrl in measured if name.split(" -p")[0] == source)
+        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=source)
+    ax.set_xscale("log")
+    ax.set_xticks([50, 60, 70, 80, 90, 100, 120, 140, 170])
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel("median F0 (Hz, Praat)")
+    ax.set_ylabel("DNSMOS OVRL")
+    ax.set_title(f"DNSMOS against pitch, {n_sentences} sentences")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
