@@ -46,12 +46,11 @@ def dnsmos(folder):
 
 
 def median_f0(folder):
-    import parselmouth
+    from pitch_shift import f0_track
 
     medians = []
     for path in sorted(glob.glob(os.path.join(folder, "*.wav"))):
-        pitch = parselmouth.Sound(path).to_pitch_ac(time_step=0.01, pitch_floor=40, pitch_ceiling=600)
-        f0 = pitch.selected_array["frequency"]
+        f0 = f0_track(path)
         if (f0 > 0).sum() >= 10:
             medians.append(float(np.median(f0[f0 > 0])))
     return float(np.median(medians)) if medians else float("nan")
@@ -102,6 +101,8 @@ def main():
     ap.add_argument("--espeak-pitches", type=int, nargs="+", default=[0, 10, 20, 30, 40, 50, 65, 80, 99])
     args = ap.parse_args()
     sentences = [s for path in args.sentences for s in read_sentences(path)]
+    if not sentences:
+        ap.error(f"no sentences in {', '.join(args.sentences)}")
     try:
         import pyworld  # noqa: F401
         methods = {"PSOLA": psola, "WORLD": world}
@@ -121,33 +122,34 @@ def main():
         listing = os.path.join(out, "sentences.txt")
         with open(listing, "w", encoding="utf-8") as f:
             f.write("\n".join(sentences) + "\n")
-        rows = [("teacher", 0, teacher)]
+        # (source, its setting, shift, folder): a source is one line in the plot.
+        rows = [("teacher", "", 0, teacher)]
         for shift in (0, -args.semitones, args.semitones):
             for name, method in methods.items():
                 folder = os.path.join(out, f"{name}{shift:+g}")
                 os.makedirs(folder)
                 for path in sorted(glob.glob(os.path.join(teacher, "*.wav"))):
                     method(path, os.path.join(folder, os.path.basename(path)), shift)
-                rows.append((f"teacher, {name}", shift, folder))
+                rows.append((f"teacher, {name}", "", shift, folder))
         mellow_shifts = [0, -args.semitones, args.semitones]
         if args.formant_control:
             mellow_shifts += [s for s in args.shifts if s not in mellow_shifts]
             for base_pitch in args.espeak_pitches:
                 folder = os.path.join(out, f"espeak{base_pitch}")
                 espeak(sentences, folder, base_pitch)
-                rows.append((f"espeak-ng -p {base_pitch}", 0, folder))
+                rows.append(("espeak-ng", f"-p {base_pitch}", 0, folder))
         for shift in mellow_shifts:
             folder = os.path.join(out, f"mellow{shift:+g}")
             subprocess.run([args.mellow, "render", "--pitch", f"{shift:g}", "--input", listing,
                             "--out-dir", folder], check=True, stdout=subprocess.DEVNULL)
-            rows.append(("Mellow --pitch", shift, folder))
+            rows.append(("Mellow --pitch", "", shift, folder))
         print(f"{len(sentences)} sentences; median F0 (Hz) and DNSMOS means")
         print(f"{'source':<20} {'shift':>6} {'F0':>6} {'SIG':>6} {'BAK':>6} {'OVRL':>6}")
         measured = []
-        for name, shift, folder in rows:
+        for source, setting, shift, folder in rows:
             m, f0 = dnsmos(folder), median_f0(folder)
-            measured.append((name, shift, f0, m["ovrl_mos"]))
-            print(f"{name:<20} {shift:>+6g} {f0:>6.1f} {m['sig_mos']:>6.3f} {m['bak_mos']:>6.3f} "
+            measured.append((source, f0, m["ovrl_mos"]))
+            print(f"{(source + ' ' + setting).strip():<20} {shift:>+6g} {f0:>6.1f} {m['sig_mos']:>6.3f} {m['bak_mos']:>6.3f} "
                   f"{m['ovrl_mos']:>6.3f}", flush=True)
     if args.plot:
         plot(measured, args.plot, len(sentences))
@@ -161,8 +163,8 @@ def plot(measured, path, n_sentences):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for source in dict.fromkeys(name.split(" -p")[0] for name, *_ in measured):
-        points = sorted((f0, ovrl) for name, _, f0, ovrl in measured if name.split(" -p")[0] == source)
+    for source in dict.fromkeys(source for source, _, _ in measured):
+        points = sorted((f0, ovrl) for s, f0, ovrl in measured if s == source)
         ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=source)
     ax.set_xscale("log")
     ax.set_xticks([50, 60, 70, 80, 90, 100, 120, 140, 170])

@@ -11,6 +11,9 @@ use crate::nn::layers::{Conv1d, ConvSpec, LayerNorm, Linear};
 /// Where the predictor's weights sit in a voice file.
 pub const PREFIX: &str = "intonation";
 
+/// The tensor (under [`PREFIX`]) whose presence means a voice has a predictor.
+pub const MARKER: &str = "conv1.weight";
+
 /// Two convolutions with ReLU and LayerNorm, then one value per phoneme: its log-F0, normalised
 /// by the voice's mean and deviation.
 pub struct IntonationPredictor {
@@ -29,7 +32,7 @@ impl IntonationPredictor {
     /// none.
     pub fn load(vb: &VarBuilder, channels: usize) -> Result<Option<Self>> {
         let vb = vb.pp(PREFIX);
-        if !vb.contains_tensor("conv1.weight") {
+        if !vb.contains_tensor(MARKER) {
             return Ok(None);
         }
         let hidden = vb.get_unchecked("conv1.bias")?.dim(0)?;

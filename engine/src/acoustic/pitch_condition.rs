@@ -14,6 +14,9 @@ use crate::nn::layers::{Conv1d, ConvSpec, GroupNorm};
 /// Where the pitch conditioning's weights sit in a voice file.
 pub const PREFIX: &str = "pitch";
 
+/// The tensor (under [`PREFIX`]) whose presence means a voice has the conditioning.
+pub const MARKER: &str = "proj.weight";
+
 /// The lowest F0 the comb is drawn at, as in training (below it the teeth merge).
 const COMB_FLOOR_HZ: f32 = 20.0;
 
@@ -194,7 +197,7 @@ impl PitchCondition {
     /// none (a plain acoustic model).
     pub fn load(vb: &VarBuilder, n_feats: usize) -> Result<Option<Self>> {
         let vb = vb.pp(PREFIX);
-        if !vb.contains_tensor("proj.weight") {
+        if !vb.contains_tensor(MARKER) {
             return Ok(None);
         }
         let inputs = vb.get_unchecked("proj.weight")?.dim(1)?;

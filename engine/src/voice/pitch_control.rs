@@ -40,10 +40,12 @@ impl PitchControl {
 impl Voice {
     /// What this voice can do with pitch (see [`PitchControl`]).
     pub fn pitch_control(&self) -> PitchControl {
-        let holds = |name: String| self.tensors().contains_key(&name);
+        // The same tensors whose presence makes the acoustic model load each part.
+        let holds =
+            |prefix: &str, marker: &str| self.tensors().contains_key(&format!("{prefix}.{marker}"));
         PitchControl {
-            f0_conditioned_decoder: holds(format!("{}.proj.weight", pitch_condition::PREFIX)),
-            intonation_predictor: holds(format!("{}.conv1.weight", intonation::PREFIX)),
+            f0_conditioned_decoder: holds(pitch_condition::PREFIX, pitch_condition::MARKER),
+            intonation_predictor: holds(intonation::PREFIX, intonation::MARKER),
             vocoder_follows_f0: matches!(self.config.vocoder, Some(VocoderConfig::Harmonic(_))),
         }
     }
