@@ -24,8 +24,9 @@ recording and its F0 track, so the envelopes learn what the smooth mel leaves ou
 copy gets its original's mel: the acoustic model speaks at the voice's own pitch whatever F0 the
 vocoder is asked to play, so the envelope must come out right from a mel whose harmonics do not
 match that F0 (sung notes an octave above the voice came out 9-19 semitones off to Praat without
-this). Most of each batch (`--predicted-share`) comes from such pairs, the rest from the
-recordings' own mels:
+this). Where the folder holds a shifted copy's own mel (an F0-conditioned model's, rendered at the
+copy's F0 by `predicted_mels.py --with-f0`), that mel is its input instead. Most of each batch
+(`--predicted-share`) comes from such pairs, the rest from the recordings' own mels:
 
     python tools/train/train_harmonic.py --corpus corpus --corpus corpus-shifted --run runs/harmonic-predicted \
         --init runs/harmonic/last.pt --predicted-mels runs/predicted-mels --predicted-share 0.8 --lr 3e-4 \
@@ -230,10 +231,13 @@ def load_items(corpora, predicted=None):
             item = {"id": utt, "audio": torch.from_numpy(audio),
                     "f0": torch.from_numpy(f0["f0"][:frames].astype(np.float32)),
                     "voiced": torch.from_numpy(f0["voiced"][:frames].astype(np.float32))}
-            # A pitch-shifted copy (augment_pitch.py's `ID_p+7`) is given the mel of its
-            # original: the mel at the voice's own pitch, the F0 and audio moved, as when the
-            # engine shifts or sings.
+            # A pitch-shifted copy (augment_pitch.py's `ID_p+7`) is given its own mel where
+            # there is one (an F0-conditioned model told the shifted F0: harmonics where the
+            # vocoder plays them), else the mel of its original: the mel at the voice's own
+            # pitch, the F0 and audio moved, as when a plain decoder's voice shifts or sings.
             base = re.sub(r"_p[+-]\d+$", "", utt)
+            if predicted and os.path.exists(os.path.join(predicted, utt + ".npy")):
+                base = utt
             given = os.path.join(predicted, base + ".npy") if predicted else None
             if given and os.path.exists(given):
                 mel = np.load(given)
