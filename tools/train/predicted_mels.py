@@ -83,6 +83,11 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    for corpus in args.corpus:
+        if not os.path.isfile(os.path.join(corpus, "alignments.jsonl")):
+            ap.error(f"--corpus {corpus}: no alignments.jsonl (tools/corpus/make_corpus.py writes one)")
+        if args.with_f0 and not os.path.isdir(os.path.join(corpus, "f0")):
+            ap.error(f"--with-f0: {corpus} has no f0/ folder (run tools/corpus/extract_f0.py --data {corpus})")
     jobs = []
     for corpus in args.corpus:
         with open(os.path.join(corpus, "alignments.jsonl")) as f:
