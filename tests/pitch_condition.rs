@@ -1,9 +1,10 @@
-//! A voice converted from the committed F0-conditioned checkpoint (`mellow convert matcha
-//! tools/train/checkpoints/pitched_last.pt`) tells its decoder the F0 it speaks at, and the
-//! decoder draws its harmonics into the mel: a mel made at a shifted pitch, played by the
-//! harmonic vocoder reading F0 from the mel alone (nothing told to the vocoder), sounds shifted.
-//! The built-in voice's plain decoder keeps its own pitch in the mel whatever is asked. F0 is
-//! measured with the engine's autocorrelation tracker (itself checked on tones and glides).
+//! The built-in voice's F0-conditioned decoder (`tools/train/checkpoints/pitched_last.pt`) is
+//! told the F0 it speaks at and draws its harmonics into the mel: a mel made a fifth up, played
+//! by the harmonic vocoder reading F0 from the mel alone (nothing told to the vocoder), sounds a
+//! fifth up. A lowering is left to the vocoder, so the mel made a fifth down keeps the voice's
+//! own pitch. A plain decoder (`acoustic_last.pt`, the same model before it was told the F0)
+//! keeps its own pitch in the mel whatever is asked. F0 is measured with the engine's
+//! autocorrelation tracker (itself checked on tones and glides).
 
 mod common;
 
@@ -26,10 +27,10 @@ fn harmonic() -> String {
         .to_string()
 }
 
-/// The committed F0-conditioned checkpoint as a voice in `dir`.
-fn pitched_voice(dir: &Path) -> String {
-    let out = dir.join("pitched.safetensors").display().to_string();
-    let checkpoint = root().join("tools/train/checkpoints/pitched_last.pt");
+/// The committed plain acoustic checkpoint as a voice in `dir`, with the built-in intonation.
+fn plain_voice(dir: &Path) -> String {
+    let out = dir.join("plain.safetensors").display().to_string();
+    let checkpoint = root().join("tools/train/checkpoints/acoustic_last.pt");
     let phonemes = root().join("tools/train/joe_phonemes.json");
     let intonation = root().join("engine/voices/default-tuning.safetensors");
     assert_ok(&run(
@@ -88,13 +89,13 @@ fn median_shift(base: &[Option<f32>], moved: &[Option<f32>]) -> (f32, usize) {
     (shifts[shifts.len() / 2], shifts.len())
 }
 
-/// How far the mel alone moves F0 when `voice` is asked for +7 semitones.
-fn mel_shift_at_a_fifth(voice: &str) -> (f32, usize) {
+/// How far the mel alone moves F0 when `voice` is asked for `semitones`.
+fn mel_shift(voice: &str, semitones: f32) -> (f32, usize) {
     let mut synth = Synthesizer::for_names(voice, Some(&harmonic()), true).unwrap();
     let base = mel_at(&mut synth, 0.0);
-    let up = mel_at(&mut synth, 7.0);
+    let moved = mel_at(&mut synth, semitones);
     // The vocoder moves F0 with the formants kept, so the frames stay the frames.
-    assert_eq!(base.dims(), up.dims());
+    assert_eq!(base.dims(), moved.dims());
     // Asked the same twice, a voice makes the same mel: what it is told depends on the text
     // and the options alone.
     let again = mel_at(&mut synth, 0.0);
@@ -103,24 +104,18 @@ fn mel_shift_at_a_fifth(voice: &str) -> (f32, usize) {
         difference.max_all().unwrap().to_scalar::<f32>().unwrap(),
         0.0
     );
-    median_shift(&heard_f0(&base), &heard_f0(&up))
+    median_shift(&heard_f0(&base), &heard_f0(&moved))
 }
 
 #[test]
-fn an_f0_conditioned_voices_mel_carries_the_pitch_it_is_told() {
-    let dir = tempfile::tempdir().unwrap();
-    let voice = pitched_voice(dir.path());
-    let (shift, frames) = mel_shift_at_a_fifth(&voice);
-    println!(
-        "F0-conditioned, +7 asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames"
-    );
+fn the_built_in_voices_mel_carries_a_rise_and_leaves_a_fall_to_the_vocoder() {
+    let (shift, frames) = mel_shift("", 7.0);
+    println!("built-in, +7 asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames");
     assert!(frames > 60, "{frames} frames voiced in both");
     assert!((shift - 7.0).abs() < 1.0, "{shift:+.2} st");
 
-    let (shift, frames) = mel_shift_at_a_fifth("");
-    println!(
-        "plain (built-in), +7 asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames"
-    );
+    let (shift, frames) = mel_shift("", -7.0);
+    println!("built-in, -7 asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames");
     assert!(
         frames > 60 && shift.abs() < 1.0,
         "{shift:+.2} st over {frames} frames"
@@ -128,15 +123,26 @@ fn an_f0_conditioned_voices_mel_carries_the_pitch_it_is_told() {
 }
 
 #[test]
-fn an_f0_conditioned_voice_streams_what_it_renders_at_a_shifted_pitch() {
+fn a_plain_decoders_mel_keeps_its_own_pitch() {
     let dir = tempfile::tempdir().unwrap();
-    let voice = pitched_voice(dir.path());
-    let info = run(&["info", &voice], None);
+    let voice = plain_voice(dir.path());
+    let (shift, frames) = mel_shift(&voice, 7.0);
+    println!("plain, +7 asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames");
+    assert!(
+        frames > 60 && shift.abs() < 1.0,
+        "{shift:+.2} st over {frames} frames"
+    );
+}
+
+#[test]
+fn the_built_in_voice_streams_what_it_renders_at_a_raised_pitch() {
+    let dir = tempfile::tempdir().unwrap();
+    let info = run(&["info"], None);
     assert_ok(&info);
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(info.contains("pitch:        decoder told the F0"), "{info}");
     let wav = dir.path().join("render.wav");
-    let shifted = ["--voice", &voice, "--pitch", "-4", "--seed", "3"];
+    let shifted = ["--pitch", "4", "--seed", "3"];
     let mut render = vec!["render", TEXT, "-o", wav.to_str().unwrap()];
     render.extend(shifted);
     assert_ok(&run(&render, None));
@@ -156,4 +162,35 @@ fn an_f0_conditioned_voice_streams_what_it_renders_at_a_shifted_pitch() {
         .collect();
     assert!(rendered.len() > 22_050);
     assert_eq!(rendered, raw);
+}
+
+#[test]
+fn a_given_curve_reaches_the_mel_and_a_sung_melody_is_left_to_the_vocoder() {
+    use mellow_engine::conditioning::Conditioning;
+    let mut synth = Synthesizer::for_names("", Some(&harmonic()), true).unwrap();
+    let opts = synth.resolve(&SynthesisOptions::default()).unwrap();
+    let json = r#"{"phonemes": "maɪ nˈeɪm ɪz ɐ lˈɔŋ wˈʌn", "durations": [9, 12, 14, 6, 8, 12, 16, 9, 8, 12, 9, 8, 9, 12, 16, 12, 6, 10, 12, 16, 14, 12, 10, 12], "pitch_hz": [180]}"#;
+    let utterance = synth
+        .conditioned_utterance(&Conditioning::from_json(json).unwrap())
+        .unwrap();
+    let mut mel_of = |sung: bool| {
+        let segment = mellow_engine::Segment {
+            sung,
+            ..utterance.segments[0].clone()
+        };
+        let made = synth.segment_mel(&segment, &opts, &mut || true).unwrap();
+        heard_f0(&made.expect("not stopped").mel)
+    };
+    let median = |track: Vec<Option<f32>>| {
+        let mut voiced: Vec<f32> = track.into_iter().flatten().collect();
+        voiced.sort_by(f32::total_cmp);
+        assert!(voiced.len() > 40, "{} frames voiced", voiced.len());
+        voiced[voiced.len() / 2]
+    };
+    let told = median(mel_of(false));
+    let sung = median(mel_of(true));
+    println!("mel alone, 180 Hz given: {told:.1} Hz told to the decoder, {sung:.1} Hz sung");
+    assert!((12.0 * (told / 180.0).log2()).abs() < 1.0, "{told} Hz");
+    // The voice speaks at about 90 Hz of its own: an octave below the melody.
+    assert!(12.0 * (180.0 / sung).log2() > 5.0, "{sung} Hz");
 }

@@ -66,7 +66,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
 /// One line on what `--pitch`, `--pitch-range` and conditioning curves do with this voice.
 fn describe_pitch(control: &PitchControl) -> String {
     let decoder = if control.f0_conditioned_decoder {
-        "decoder told the F0 (the mel carries the pitch asked)"
+        "decoder told the F0 (the mel carries the intonation and any rise asked)"
     } else {
         "plain decoder"
     };

@@ -438,6 +438,7 @@ fn take_segment(singer: &LiveSinger, take: &Take) -> Result<Segment> {
         durations: Some(take.phrase.durations.clone()),
         pitch_curve: None,
         f0_hz: Some(take.phrase.f0_hz.clone()),
+        sung: true,
         mel: None,
     })
 }

@@ -226,6 +226,7 @@ impl Synthesizer {
                     durations: Some(phrase.durations.clone()),
                     pitch_curve: None,
                     f0_hz: Some(phrase.f0_hz.clone()),
+                    sung: true,
                     mel: None,
                 }],
                 lead_in: 0.0,

@@ -365,6 +365,7 @@ impl Synthesizer {
                 durations: Some(resolved.durations),
                 pitch_curve: resolved.pitch,
                 f0_hz: resolved.pitch_hz,
+                sung: false,
                 mel: None,
             }],
             warnings: Vec::new(),

@@ -27,6 +27,9 @@ pub struct Segment {
     pub pitch_curve: Option<Vec<f32>>,
     /// F0 in Hz over time, stretched over the segment's frames (an F0-aware vocoder plays it).
     pub f0_hz: Option<Vec<f32>>,
+    /// `f0_hz` is a sung melody: an F0-conditioned decoder makes the mel at its own pitch and
+    /// the vocoder alone plays the notes (told the notes, the decoder is misheard more).
+    pub sung: bool,
     /// The segment's mel, made beforehand by [`super::Synthesizer::segment_mel`] (a sung take
     /// prepared before its note): speaking it runs only the vocoder and what follows it.
     pub mel: Option<MadeMel>,
@@ -50,6 +53,7 @@ impl From<Sentence> for Segment {
             durations: None,
             pitch_curve: None,
             f0_hz: None,
+            sung: false,
             mel: None,
         }
     }
