@@ -107,31 +107,27 @@ fn mel_shift(voice: &str, semitones: f32) -> (f32, usize) {
     median_shift(&heard_f0(&base), &heard_f0(&moved))
 }
 
+/// Asks `voice` (named `name` in the output) for `asked` semitones and checks that the mel alone
+/// moves F0 by `expected` (within a semitone, over more than 60 frames voiced in both).
+fn assert_mel_moves(name: &str, voice: &str, asked: f32, expected: f32) {
+    let (shift, frames) = mel_shift(voice, asked);
+    println!(
+        "{name}, {asked:+} asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames"
+    );
+    assert!(frames > 60, "{name}: {frames} frames voiced in both");
+    assert!((shift - expected).abs() < 1.0, "{name}: {shift:+.2} st");
+}
+
 #[test]
 fn the_built_in_voices_mel_carries_a_rise_and_leaves_a_fall_to_the_vocoder() {
-    let (shift, frames) = mel_shift("", 7.0);
-    println!("built-in, +7 asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames");
-    assert!(frames > 60, "{frames} frames voiced in both");
-    assert!((shift - 7.0).abs() < 1.0, "{shift:+.2} st");
-
-    let (shift, frames) = mel_shift("", -7.0);
-    println!("built-in, -7 asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames");
-    assert!(
-        frames > 60 && shift.abs() < 1.0,
-        "{shift:+.2} st over {frames} frames"
-    );
+    assert_mel_moves("built-in", "", 7.0, 7.0);
+    assert_mel_moves("built-in", "", -7.0, 0.0);
 }
 
 #[test]
 fn a_plain_decoders_mel_keeps_its_own_pitch() {
     let dir = tempfile::tempdir().unwrap();
-    let voice = plain_voice(dir.path());
-    let (shift, frames) = mel_shift(&voice, 7.0);
-    println!("plain, +7 asked: the mel alone moves F0 by {shift:+.2} st over {frames} frames");
-    assert!(
-        frames > 60 && shift.abs() < 1.0,
-        "{shift:+.2} st over {frames} frames"
-    );
+    assert_mel_moves("plain", &plain_voice(dir.path()), 7.0, 0.0);
 }
 
 #[test]

@@ -101,11 +101,17 @@ pub(super) fn intonation_plan(
 /// pitches from WORLD re-synthesis, which is rougher there (DNSMOS 2.11 seven semitones down
 /// against 3.05 up) than the vocoder's own shift. Without a given curve or an intonation, the
 /// decoder's own prediction, unmoved: the vocoder then reads F0 from the mel and moves it itself.
+/// A sung melody (`sung`) is not told at all: the decoder makes the mel at its own predicted
+/// pitch and the vocoder plays the notes (told the notes, the decoder is misheard more).
 pub(super) fn pitch_guide(
     plan: &PitchPlan,
     intonation: Option<&IntonationRange>,
     given_f0: Option<&[f32]>,
+    sung: bool,
 ) -> PitchGuide {
+    if sung {
+        return PitchGuide::default();
+    }
     let source = match (given_f0, intonation) {
         (Some(curve), _) => F0Source::Given(curve.to_vec()),
         (None, Some(range)) => F0Source::Intonation(*range),
@@ -319,19 +325,22 @@ mod tests {
         };
         let plan = pitch_plan(&segment(None, Some(vec![-3.0, 2.0])), &options(1.0), true).unwrap();
         assert_eq!(plan.vocoder, Some(vec![-2.0, 3.0]));
-        let guide = pitch_guide(&plan, Some(&range), None);
+        let guide = pitch_guide(&plan, Some(&range), None, false);
         assert_eq!(guide.source, F0Source::Intonation(range));
         assert_eq!(guide.shift, vec![0.0, 3.0]);
         let given = [4.6, 4.7];
-        let guide = pitch_guide(&plan, None, Some(&given));
+        let guide = pitch_guide(&plan, None, Some(&given), false);
         assert_eq!(guide.source, F0Source::Given(given.to_vec()));
         assert_eq!(guide.shift, vec![0.0, 3.0]);
         // Without a curve to tell, the decoder predicts its own F0 and the vocoder moves it.
-        let guide = pitch_guide(&plan, None, None);
+        let guide = pitch_guide(&plan, None, None, false);
         assert_eq!(
             (guide.source, guide.shift),
             (F0Source::Predicted, vec![0.0])
         );
+        // A sung melody is the vocoder's alone, whatever is given.
+        let guide = pitch_guide(&plan, Some(&range), Some(&given), true);
+        assert_eq!(guide, PitchGuide::default());
     }
 
     #[test]

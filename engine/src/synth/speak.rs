@@ -390,11 +390,12 @@ impl Synthesizer {
         };
         let intonation = intonation_plan(model, f0_aware, &opts, self.vocoder.name())?;
         let given_f0 = given_f0_curve(segment, &opts, f0_aware, self.vocoder.name())?;
-        let guide = if segment.sung {
-            PitchGuide::default()
-        } else {
-            pitch_guide(&plan, intonation.as_ref(), given_f0.as_deref())
-        };
+        let guide = pitch_guide(
+            &plan,
+            intonation.as_ref(),
+            given_f0.as_deref(),
+            segment.sung,
+        );
         Ok(SegmentPlan {
             opts,
             plan,
