@@ -56,13 +56,13 @@ import shutil
 import time
 import wave
 
-import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from loss_plot import plot
+from mel_filters import mel_filters
 from spectral_gan import MultiResolutionDiscriminator, discriminator_loss, generator_losses
 from train_vocos import ConvNeXtBlock
 
@@ -86,7 +86,7 @@ class LogMel(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        basis = librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=0, fmax=F_MAX)
+        basis = mel_filters(rate=RATE, n_fft=N_FFT, n_mels=N_MELS, fmax=F_MAX)
         self.register_buffer("basis", torch.from_numpy(basis).float())
         self.register_buffer("window", torch.hann_window(N_FFT))
 

@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import train_acoustic as base  # noqa: E402  (also installs the alignment-search stand-in)
 from loss_plot import plot  # noqa: E402
 from mas import maximum_path  # noqa: E402
+from mel_filters import mel_filters  # noqa: E402
 from matcha.models.components.flow_matching import CFM  # noqa: E402,F401
 from matcha.models.matcha_tts import MatchaTTS  # noqa: E402
 from matcha.utils.model import duration_loss, generate_path, sequence_mask  # noqa: E402
@@ -151,9 +152,7 @@ class PitchedMatcha(nn.Module):
 
 def mel_filterbank(n_mels, n_fft=1024, rate=22050, fmax=8000.0):
     """The model's mel filterbank, [n_mels, n_fft / 2 + 1] (as Matcha's mel_spectrogram)."""
-    from librosa.filters import mel as mel_filters
-
-    return mel_filters(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=fmax)
+    return mel_filters(rate=rate, n_fft=n_fft, n_mels=n_mels, fmax=fmax)
 
 
 def mel_band_centres(n_mels, n_fft=1024, rate=22050, fmax=8000.0):

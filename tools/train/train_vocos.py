@@ -29,13 +29,13 @@ import random
 import time
 import wave
 
-import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from loss_plot import plot
+from mel_filters import mel_filters
 
 SEED = 4242
 RATE, N_FFT, HOP, N_MELS, F_MAX = 22050, 1024, 256, 80, 8000
@@ -54,7 +54,7 @@ class LogMel(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        basis = librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=0, fmax=F_MAX)
+        basis = mel_filters(rate=RATE, n_fft=N_FFT, n_mels=N_MELS, fmax=F_MAX)
         self.register_buffer("basis", torch.from_numpy(basis).float())
         self.register_buffer("window", torch.hann_window(N_FFT))
 
