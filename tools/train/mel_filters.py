@@ -18,6 +18,7 @@ _LOG_STEP = np.log(6.4) / 27.0
 
 
 def hz_to_mel(hz):
+    """Frequencies in Hz on Slaney's mel scale."""
     hz = np.asanyarray(hz, dtype=np.float64)
     mel = hz / _LINEAR_HZ_PER_MEL
     above = hz >= _BREAK_HZ
@@ -25,6 +26,7 @@ def hz_to_mel(hz):
 
 
 def mel_to_hz(mel):
+    """Slaney mels back to Hz."""
     mel = np.asanyarray(mel, dtype=np.float64)
     hz = mel * _LINEAR_HZ_PER_MEL
     above = mel >= _BREAK_MEL
